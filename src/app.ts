@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import cors from '@fastify/cors';
+import Fastify, { LogController } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import { jwksRoutes } from './crypto/jwks.routes.js';
+import type { Clock } from './platform/clock.js';
+import { systemClock } from './platform/clock.js';
+import type { Database } from './platform/db/index.js';
+import {
+  createRateLimiter,
+  healthRoutes,
+  installErrorHandling,
+  registerOpenApi,
+  registerSecurityHeaders,
+  validatorCompiler,
+} from './platform/http/index.js';
+import type { RateLimiter } from './platform/http/index.js';
+import { createLogger } from './platform/log/logger.js';
+import type { Logger } from './platform/log/logger.js';
+import { connectRedis } from './platform/redis.js';
+import { securityTxtRoutes } from './trust/security-txt.routes.js';
+import { PACKAGE_VERSION } from './version.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** `false` exempts a route from rate limits (health checks); `'auth'` adds the stricter auth bucket. */
+    rateLimit?: false | 'auth';
+  }
+  interface FastifyInstance {
+    /** Shared limiter; authentication draws per-account points from it once it knows the caller. */
+    rateLimiter: RateLimiter;
+  }
+}
+
+export interface AppDependencies {
+  config: Config;
+  database: Database;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export type App = FastifyInstance;
+
+/**
+ * The composition root: builds every module with its dependencies and registers its routes.
+ * It owns nothing global, so tests build as many independent apps as they like.
+ */
+export async function buildApp({ config, database, logger, clock = systemClock }: AppDependencies): Promise<App> {
+  const log = logger ?? createLogger(config.logLevel);
+  const app = Fastify({
+    loggerInstance: log,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
+    bodyLimit: config.bodyLimitBytes,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 500 },
+    ...(config.tls ? { https: tlsOptions(config.tls) } : {}),
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
+
+  const redis: Redis | null = config.redisUrl ? connectRedis(config.redisUrl) : null;
+  const rateLimiter = createRateLimiter(config.rateLimit, redis);
+  app.decorate('rateLimiter', rateLimiter);
+
+  app.setValidatorCompiler(validatorCompiler);
+  installErrorHandling(app);
+  // Only JSON bodies: anything else is a 415, not a string handed to a handler expecting an object.
+  app.removeContentTypeParser(['text/plain']);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    const policy = request.routeOptions.config.rateLimit;
+    if (policy === false) return;
+    await rateLimiter.consume('ip', request.ip);
+    if (policy === 'auth') await rateLimiter.consume('auth', request.ip);
+  });
+
+  await registerSecurityHeaders(app);
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, { origin: config.corsOrigins, credentials: true, maxAge: 600 });
+  }
+  await registerOpenApi(app, config.publicUrl, PACKAGE_VERSION);
+
+  const startedAt = clock.now();
+  await app.register(healthRoutes, { database, redis });
+  await app.register(securityTxtRoutes, { config, startedAt });
+  await app.register(jwksRoutes, { db: database.db, clock });
+
+  app.addHook('onClose', async () => {
+    if (redis) redis.disconnect();
+  });
+  return app;
+}
+
+function tlsOptions(tls: NonNullable<Config['tls']>) {
+  return {
+    cert: readFileSync(tls.certFile),
+    key: readFileSync(tls.keyFile),
+    minVersion: tls.minVersion,
+  };
+}

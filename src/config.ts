@@ -1,0 +1,239 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+/** Deployment stage; production refuses the unsafe conveniences of development. */
+export type RampartEnv = 'development' | 'staging' | 'production';
+
+export interface TlsConfig {
+  certFile: string;
+  keyFile: string;
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+}
+
+export interface RateLimitConfig {
+  /** Requests per minute from one client IP, on every route. */
+  perIp: number;
+  /** Requests per minute from one client IP on authentication routes. */
+  authPerIp: number;
+  /** Requests per minute for one authenticated account or API key. */
+  perAccount: number;
+}
+
+export interface SecurityTxtConfig {
+  contact: string[];
+  policy: string | null;
+  preferredLanguages: string;
+  /** null: one year after start-up, so a running instance never serves an expired file. */
+  expires: Date | null;
+}
+
+export interface Config {
+  env: RampartEnv;
+  dataDir: string;
+  host: string;
+  port: number;
+  publicUrl: string;
+  databaseUrl: string | null;
+  databasePoolSize: number;
+  redisUrl: string | null;
+  tls: TlsConfig | null;
+  /** Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed. */
+  trustedProxies: string[];
+  rootKey: { source: 'env'; base64: string } | { source: 'file'; path: string; explicit: boolean };
+  smtpUrl: string | null;
+  mailFrom: string;
+  corsOrigins: string[];
+  bodyLimitBytes: number;
+  rateLimit: RateLimitConfig;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  securityTxt: SecurityTxtConfig;
+  jobs: { pollIntervalMs: number; concurrency: number; leaseSeconds: number };
+}
+
+/** Thrown when configuration is invalid; the message names the variable and what to do. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Source = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * Reads configuration from environment variables, and from the JSON file named by
+ * RAMPART_CONFIG_FILE (same variable names as keys; the environment wins).
+ */
+export function loadConfig(env: Source = process.env): Config {
+  const source = { ...readConfigFile(env.RAMPART_CONFIG_FILE), ...definedOnly(env) };
+  const read = new Reader(source);
+
+  const envName = read.oneOf('RAMPART_ENV', ['development', 'staging', 'production'] as const, 'development');
+  const dataDir = resolve(read.string('RAMPART_DATA_DIR', './.rampart'));
+  const host = read.string('RAMPART_HOST', '127.0.0.1');
+  const port = read.integer('RAMPART_PORT', 4000, 0, 65535);
+  const tls = readTls(read);
+  const trustedProxies = read.list('RAMPART_TRUSTED_PROXIES');
+  const rootKey = readRootKey(read, dataDir);
+  const smtpUrl = read.url('RAMPART_SMTP_URL', ['smtp:', 'smtps:']);
+  const scheme = tls ? 'https' : 'http';
+  const publicUrl = (read.url('RAMPART_PUBLIC_URL', ['http:', 'https:']) ?? `${scheme}://${host}:${port}`).replace(/\/$/, '');
+
+  const config: Config = {
+    env: envName,
+    dataDir,
+    host,
+    port,
+    publicUrl,
+    databaseUrl: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    databasePoolSize: read.integer('RAMPART_DATABASE_POOL_SIZE', 10, 1, 500),
+    redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
+    tls,
+    trustedProxies,
+    rootKey,
+    smtpUrl,
+    mailFrom: read.string('RAMPART_MAIL_FROM', 'Rampart <no-reply@localhost>'),
+    corsOrigins: read.list('RAMPART_CORS_ORIGINS'),
+    bodyLimitBytes: read.integer('RAMPART_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 512 * 1024 * 1024),
+    rateLimit: {
+      perIp: read.integer('RAMPART_RATE_LIMIT_PER_IP', 600, 1, 1_000_000),
+      authPerIp: read.integer('RAMPART_RATE_LIMIT_AUTH_PER_IP', 30, 1, 1_000_000),
+      perAccount: read.integer('RAMPART_RATE_LIMIT_PER_ACCOUNT', 1200, 1, 1_000_000),
+    },
+    logLevel: read.oneOf('RAMPART_LOG_LEVEL', LOG_LEVELS, 'info'),
+    securityTxt: {
+      contact: read.list('RAMPART_SECURITY_CONTACT', [`mailto:security@${new URL(publicUrl).hostname}`]),
+      policy: read.url('RAMPART_SECURITY_POLICY', ['https:', 'http:']),
+      preferredLanguages: read.string('RAMPART_SECURITY_LANGUAGES', 'en'),
+      expires: read.date('RAMPART_SECURITY_TXT_EXPIRES'),
+    },
+    jobs: {
+      pollIntervalMs: read.integer('RAMPART_JOBS_POLL_MS', 1000, 10, 60_000),
+      concurrency: read.integer('RAMPART_JOBS_CONCURRENCY', 4, 1, 64),
+      leaseSeconds: read.integer('RAMPART_JOBS_LEASE_SECONDS', 300, 5, 86_400),
+    },
+  };
+  if (envName === 'production') refuseUnsafeProductionDefaults(config);
+  return config;
+}
+
+function refuseUnsafeProductionDefaults(config: Config): void {
+  if (!config.tls && config.trustedProxies.length === 0) {
+    throw new ConfigError(
+      'RAMPART_ENV=production requires TLS: set RAMPART_TLS_CERT and RAMPART_TLS_KEY, or RAMPART_TRUSTED_PROXIES to the reverse proxy that terminates TLS',
+    );
+  }
+  if (config.rootKey.source === 'file' && !config.rootKey.explicit) {
+    throw new ConfigError(
+      'RAMPART_ENV=production requires an explicit root key: set RAMPART_ROOT_KEY_FILE (a 0600 file) or RAMPART_ROOT_KEY (base64, 32 bytes)',
+    );
+  }
+  if (!config.smtpUrl) {
+    throw new ConfigError('RAMPART_ENV=production requires RAMPART_SMTP_URL: without it no mail (resets, invitations) is delivered');
+  }
+}
+
+function readTls(read: Reader): TlsConfig | null {
+  const certFile = read.optionalString('RAMPART_TLS_CERT');
+  const keyFile = read.optionalString('RAMPART_TLS_KEY');
+  if (!certFile && !keyFile) return null;
+  if (!certFile || !keyFile) throw new ConfigError('RAMPART_TLS_CERT and RAMPART_TLS_KEY must be set together');
+  return {
+    certFile: resolve(certFile),
+    keyFile: resolve(keyFile),
+    minVersion: read.oneOf('RAMPART_TLS_MIN_VERSION', ['TLSv1.2', 'TLSv1.3'] as const, 'TLSv1.3'),
+  };
+}
+
+function readRootKey(read: Reader, dataDir: string): Config['rootKey'] {
+  const base64 = read.optionalString('RAMPART_ROOT_KEY');
+  const file = read.optionalString('RAMPART_ROOT_KEY_FILE');
+  if (base64 && file) throw new ConfigError('Set only one of RAMPART_ROOT_KEY and RAMPART_ROOT_KEY_FILE');
+  if (base64) {
+    if (Buffer.from(base64, 'base64').length !== 32) {
+      throw new ConfigError('RAMPART_ROOT_KEY must be 32 bytes encoded in base64 (generate one with: openssl rand -base64 32)');
+    }
+    return { source: 'env', base64 };
+  }
+  if (file) return { source: 'file', path: resolve(file), explicit: true };
+  return { source: 'file', path: resolve(dataDir, 'root.key'), explicit: false };
+}
+
+function readConfigFile(path: string | undefined): Source {
+  if (!path) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`RAMPART_CONFIG_FILE ${path} could not be read as JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`RAMPART_CONFIG_FILE ${path} must hold a JSON object of variable names to values`);
+  }
+  return Object.fromEntries(Object.entries(parsed).map(([key, value]) => [key, value === null ? undefined : String(value)]));
+}
+
+function definedOnly(env: Source): Source {
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+}
+
+/** Typed accessors that fail with a message naming the variable. */
+class Reader {
+  constructor(private readonly source: Source) {}
+
+  optionalString(name: string): string | null {
+    const value = this.source[name]?.trim();
+    return value ? value : null;
+  }
+
+  string(name: string, fallback: string): string {
+    return this.optionalString(name) ?? fallback;
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.optionalString(name);
+    if (raw === null) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const raw = this.optionalString(name);
+    if (raw === null) return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+    }
+    return raw as T;
+  }
+
+  list(name: string, fallback: string[] = []): string[] {
+    const raw = this.optionalString(name);
+    if (raw === null) return fallback;
+    return raw.split(',').map((item) => item.trim()).filter(Boolean);
+  }
+
+  url(name: string, protocols: string[]): string | null {
+    const raw = this.optionalString(name);
+    if (raw === null) return null;
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new ConfigError(`${name} must be a URL (${protocols.join(' or ')})`);
+    }
+    if (!protocols.includes(url.protocol)) {
+      throw new ConfigError(`${name} must use ${protocols.join(' or ')}, got ${url.protocol}`);
+    }
+    return raw;
+  }
+
+  date(name: string): Date | null {
+    const raw = this.optionalString(name);
+    if (raw === null) return null;
+    const value = new Date(raw);
+    if (Number.isNaN(value.getTime())) throw new ConfigError(`${name} must be an RFC 3339 date, got "${raw}"`);
+    return value;
+  }
+}

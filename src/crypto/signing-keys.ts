@@ -1,0 +1,60 @@
+import { createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
+import type { KeyObject, JsonWebKey } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { DB } from '../platform/db/index.js';
+import { seal, unseal } from './seal.js';
+
+export interface SigningKey {
+  kid: string;
+  privateKey: KeyObject;
+  publicJwk: JsonWebKey;
+}
+
+/** What a key signs; each purpose has its own key so one cannot be replayed as another. */
+export type SigningPurpose = 'access-token' | 'audit-checkpoint' | 'document-seal';
+
+// Serializes key creation across nodes that start together; any constant works.
+const KEY_CREATION_LOCK = 7_264_270_882;
+/** How long a retired key stays in the JWKS, so tokens it signed verify until they expire. */
+const RETIRED_KEY_GRACE_DAYS = 30;
+
+/** Returns the active Ed25519 key for `purpose`, creating it on first start. */
+export async function ensureSigningKey(db: Kysely<DB>, sealingKey: Buffer, purpose: SigningPurpose): Promise<SigningKey> {
+  return db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(${KEY_CREATION_LOCK})`.execute(trx);
+    const row = await trx
+      .selectFrom('signing_keys')
+      .select(['kid', 'public_jwk', 'private_key_sealed'])
+      .where('purpose', '=', purpose)
+      .where('retired_at', 'is', null)
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst();
+    if (row) {
+      const der = unseal(sealingKey, row.private_key_sealed, `signing-key:${row.kid}`);
+      return { kid: row.kid, privateKey: createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }), publicJwk: row.public_jwk as JsonWebKey };
+    }
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const kid = randomUUID();
+    const publicJwk = { ...publicKey.export({ format: 'jwk' }), kid, alg: 'EdDSA', use: 'sig' };
+    const der = privateKey.export({ format: 'der', type: 'pkcs8' });
+    await trx
+      .insertInto('signing_keys')
+      .values({ kid, purpose, public_jwk: JSON.stringify(publicJwk), private_key_sealed: seal(sealingKey, der, `signing-key:${kid}`) })
+      .execute();
+    return { kid, privateKey, publicJwk };
+  });
+}
+
+/** Public keys that verifiers should accept for `purpose`: the active ones and recently retired ones. */
+export async function listPublicKeys(db: Kysely<DB>, purpose: SigningPurpose, now: Date): Promise<JsonWebKey[]> {
+  const cutoff = new Date(now.getTime() - RETIRED_KEY_GRACE_DAYS * 86_400_000);
+  const rows = await db
+    .selectFrom('signing_keys')
+    .select('public_jwk')
+    .where('purpose', '=', purpose)
+    .where((eb) => eb.or([eb('retired_at', 'is', null), eb('retired_at', '>', cutoff)]))
+    .orderBy('created_at', 'desc')
+    .execute();
+  return rows.map((row) => row.public_jwk as JsonWebKey);
+}

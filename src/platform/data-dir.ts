@@ -1,0 +1,55 @@
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** Thrown when the data folder cannot be used; the message says what to do. */
+export class DataDirError extends Error {
+  override readonly name = 'DataDirError';
+}
+
+/** Creates the data folder (0700) if needed and checks it is writable. */
+export async function prepareDataDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const probe = join(dir, '.write-test');
+    await (await open(probe, 'w', 0o600)).close();
+    await rm(probe);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new DataDirError(`Cannot use data folder ${dir} (${code}); set RAMPART_DATA_DIR to a folder this user can write`);
+  }
+}
+
+/**
+ * The embedded database belongs to one process at a time. The lock file holds the owner's pid;
+ * a lock left by a process that no longer exists is taken over.
+ */
+export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
+  const path = join(dir, 'rampart.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(path, 'wx', 0o600);
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return async () => {
+        await rm(path, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      if (owner && owner !== process.pid && isRunning(owner)) {
+        throw new DataDirError(`Data folder ${dir} is in use by process ${owner}; stop it first, or run CLI verbs while it runs (they go through it)`);
+      }
+      await rm(path, { force: true });
+    }
+  }
+  throw new DataDirError(`Could not lock data folder ${dir}; remove ${path} if no Rampart process is running`);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,8 @@
+export { openPglite, openPostgres, fromPglite, PGLITE_PARSERS } from './database.js';
+export type { Database, DatabaseKind } from './database.js';
+export { migrate, migrationStatus, readMigrations } from './migrate.js';
+export type { Migration, MigrationProgress, MigrationStatus } from './migrate.js';
+export { withTenant } from './tenant.js';
+export type { TenantTransaction } from './tenant.js';
+export { GLOBAL_TABLES } from './schema.js';
+export type { DB } from './schema.js';
