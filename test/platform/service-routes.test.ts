@@ -127,9 +127,10 @@ describe('TLS', () => {
     return { t, port: typeof address === 'object' && address ? address.port : 0 };
   }
 
-  function get(port: number, maxVersion: 'TLSv1.2' | 'TLSv1.3') {
+  function get(port: number, maxVersion: 'TLSv1.2' | 'TLSv1.3', ciphers?: string) {
     return new Promise<{ status: number; hsts: string | undefined }>((resolve, reject) => {
-      const req = httpsRequest({ host: '127.0.0.1', port, path: '/health/live', rejectUnauthorized: false, maxVersion }, (res) => {
+      const options = { host: '127.0.0.1', port, path: '/health/live', rejectUnauthorized: false, maxVersion, ...(ciphers ? { ciphers } : {}) };
+      const req = httpsRequest(options, (res) => {
         res.resume();
         resolve({ status: res.statusCode ?? 0, hsts: res.headers['strict-transport-security'] as string | undefined });
       });
@@ -153,6 +154,8 @@ describe('TLS', () => {
     const { t, port } = await listen({ RAMPART_TLS_MIN_VERSION: 'TLSv1.2' });
     try {
       expect((await get(port, 'TLSv1.2')).status).toBe(200);
+      // Static-RSA key exchange has no forward secrecy: refused even on TLS 1.2.
+      await expect(get(port, 'TLSv1.2', 'AES256-GCM-SHA384')).rejects.toThrow(/handshake|cipher|alert/i);
     } finally {
       await t.close();
     }
