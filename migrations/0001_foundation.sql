@@ -69,9 +69,11 @@ create table job_schedules (
   next_run_at timestamptz not null
 );
 
--- Development mail sink, used only when no SMTP server is configured.
+-- Development mail sink, used only when no SMTP server is configured. One row per mail.send job:
+-- a job delivered twice (at-least-once) still shows its mail once.
 create table mail_outbox (
   id bigint generated always as identity primary key,
+  job_id bigint not null unique,
   to_address text not null,
   subject text not null,
   body_text text not null,

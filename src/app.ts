@@ -7,6 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { jwksRoutes } from './crypto/jwks.routes.js';
+import { createIdentity } from './identity/index.js';
 import type { Clock } from './platform/clock.js';
 import { systemClock } from './platform/clock.js';
 import type { Database } from './platform/db/index.js';
@@ -19,6 +20,9 @@ import {
   validatorCompiler,
 } from './platform/http/index.js';
 import type { RateLimiter } from './platform/http/index.js';
+import { JobQueue, Worker } from './platform/jobs/index.js';
+import { createMailer } from './platform/mail/index.js';
+import type { Mailer } from './platform/mail/index.js';
 import { createLogger } from './platform/log/logger.js';
 import type { Logger } from './platform/log/logger.js';
 import { connectRedis } from './platform/redis.js';
@@ -33,12 +37,19 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Shared limiter; authentication draws per-account points from it once it knows the caller. */
     rateLimiter: RateLimiter;
+    /** The durable job queue; modules register handlers and schedules on it while the app is built. */
+    jobs: JobQueue;
+    mailer: Mailer;
+    /** Runs queued jobs; main starts it after listen, and closing the app stops it. */
+    worker: Worker;
   }
 }
 
 export interface AppDependencies {
   config: Config;
   database: Database;
+  /** The root key: every key hierarchy derives from it (see docs/decisions/0009). */
+  rootKey: Buffer;
   logger?: Logger;
   clock?: Clock;
 }
@@ -49,7 +60,7 @@ export type App = FastifyInstance;
  * The composition root: builds every module with its dependencies and registers its routes.
  * It owns nothing global, so tests build as many independent apps as they like.
  */
-export async function buildApp({ config, database, logger, clock = systemClock }: AppDependencies): Promise<App> {
+export async function buildApp({ config, database, rootKey, logger, clock = systemClock }: AppDependencies): Promise<App> {
   const log = logger ?? createLogger(config.logLevel);
   const app = Fastify({
     loggerInstance: log,
@@ -89,12 +100,24 @@ export async function buildApp({ config, database, logger, clock = systemClock }
   }
   await registerOpenApi(app, config.publicUrl, PACKAGE_VERSION);
 
+  const jobs = new JobQueue({ db: database.db, clock, logger: log, config: config.jobs });
+  const mailer = createMailer({ queue: jobs, db: database.db, clock, smtpUrl: config.smtpUrl, mailFrom: config.mailFrom });
+  const worker = new Worker(jobs, log);
+  app.decorate('jobs', jobs);
+  app.decorate('mailer', mailer);
+  app.decorate('worker', worker);
+
   const startedAt = clock.now();
   await app.register(healthRoutes, { database, redis });
   await app.register(securityTxtRoutes, { config, startedAt });
   await app.register(jwksRoutes, { db: database.db, clock });
 
+  const identity = await createIdentity({ config, database, clock, redis, jobs, mailer, rateLimiter, rootKey });
+  await identity.register(app);
+
+  // Runs after the server has drained its requests: in-flight jobs finish before the database closes.
   app.addHook('onClose', async () => {
+    await worker.stop();
     if (redis) redis.disconnect();
   });
   return app;

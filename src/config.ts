@@ -27,6 +27,16 @@ export interface SecurityTxtConfig {
   expires: Date | null;
 }
 
+export interface IdentityConfig {
+  /** `invite_only`: /v1/auth/signup answers 403; accounts come from invitations. */
+  signup: 'open' | 'invite_only';
+  accessTokenTtlSeconds: number;
+  sessionIdleDays: number;
+  sessionAbsoluteDays: number;
+  accountDeletionGraceDays: number;
+  argon2: { memoryKiB: number; timeCost: number; parallelism: number };
+}
+
 export interface Config {
   env: RampartEnv;
   dataDir: string;
@@ -48,6 +58,7 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   securityTxt: SecurityTxtConfig;
   jobs: { pollIntervalMs: number; concurrency: number; leaseSeconds: number };
+  identity: IdentityConfig;
 }
 
 /** Thrown when configuration is invalid; the message names the variable and what to do. */
@@ -111,6 +122,19 @@ export function loadConfig(env: Source = process.env): Config {
       concurrency: read.integer('RAMPART_JOBS_CONCURRENCY', 4, 1, 64),
       leaseSeconds: read.integer('RAMPART_JOBS_LEASE_SECONDS', 300, 5, 86_400),
     },
+    identity: {
+      signup: read.oneOf('RAMPART_SIGNUP', ['open', 'invite_only'] as const, 'open'),
+      accessTokenTtlSeconds: read.integer('RAMPART_ACCESS_TOKEN_TTL_SECONDS', 900, 60, 3600),
+      sessionIdleDays: read.integer('RAMPART_SESSION_IDLE_DAYS', 7, 1, 90),
+      sessionAbsoluteDays: read.integer('RAMPART_SESSION_ABSOLUTE_DAYS', 30, 1, 365),
+      accountDeletionGraceDays: read.integer('RAMPART_ACCOUNT_DELETION_GRACE_DAYS', 30, 0, 90),
+      argon2: {
+        // OWASP's minimum for argon2id is 19 MiB, t=2, p=1; lower values are refused.
+        memoryKiB: read.integer('RAMPART_ARGON2_MEMORY_KIB', 19_456, 19_456, 4_194_304),
+        timeCost: read.integer('RAMPART_ARGON2_TIME_COST', 2, 2, 100),
+        parallelism: read.integer('RAMPART_ARGON2_PARALLELISM', 1, 1, 16),
+      },
+    },
   };
   if (envName === 'production') refuseUnsafeProductionDefaults(config);
   return config;
@@ -164,7 +188,9 @@ function readConfigFile(path: string | undefined): Source {
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new ConfigError(`RAMPART_CONFIG_FILE ${path} could not be read as JSON: ${(error as Error).message}`);
+    // Not the parser's message: it quotes the file around the error, and the file may hold the root key.
+    const reason = (error as NodeJS.ErrnoException).code ?? 'not valid JSON';
+    throw new ConfigError(`RAMPART_CONFIG_FILE ${path} could not be read as JSON (${reason})`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ConfigError(`RAMPART_CONFIG_FILE ${path} must hold a JSON object of variable names to values`);

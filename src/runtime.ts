@@ -4,6 +4,7 @@ import { ensureSigningKey } from './crypto/signing-keys.js';
 import { lockDataDir, prepareDataDir } from './platform/data-dir.js';
 import { migrate, openPglite, openPostgres } from './platform/db/index.js';
 import type { Database, MigrationProgress } from './platform/db/index.js';
+import { checkDatabaseReachable } from './preflight.js';
 
 /** What the server and the CLI both need before they can work: storage, keys, schema. */
 export interface Runtime {
@@ -30,6 +31,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
     const rootKey = await loadRootKey(config.rootKey);
     const database = config.databaseUrl ? openPostgres(config.databaseUrl, config.databasePoolSize) : await openPglite(config.dataDir);
     try {
+      await checkDatabaseReachable(database, config);
       if (options.migrate) {
         await migrate(database.db, options.onMigrationProgress);
         await ensureSigningKey(database.db, deriveKey(rootKey, 'signing-keys'), 'access-token');

@@ -3,7 +3,19 @@ import { join } from 'node:path';
 
 /** Thrown when the data folder cannot be used; the message says what to do. */
 export class DataDirError extends Error {
-  override readonly name = 'DataDirError';
+  override readonly name: string = 'DataDirError';
+}
+
+/** The data folder is locked by another live process; the CLI waits for it or goes through it. */
+export class DataDirInUseError extends DataDirError {
+  override readonly name = 'DataDirInUseError';
+
+  constructor(
+    message: string,
+    readonly ownerPid: number,
+  ) {
+    super(message);
+  }
 }
 
 /** Creates the data folder (0700) if needed and checks it is writable. */
@@ -37,7 +49,7 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
       if (owner && owner !== process.pid && isRunning(owner)) {
-        throw new DataDirError(`Data folder ${dir} is in use by process ${owner}; stop it first, or run CLI verbs while it runs (they go through it)`);
+        throw new DataDirInUseError(`Data folder ${dir} is in use by process ${owner}; stop it first, or run CLI verbs while it runs (they go through it)`, owner);
       }
       await rm(path, { force: true });
     }

@@ -43,7 +43,7 @@ export async function createTestApp(env: Record<string, string> = {}, options: {
     },
   });
   const logger = createLogger(config.logLevel, sink);
-  const app = await buildApp({ config, database: db.database, logger, ...(options.clock ? { clock: options.clock } : {}) });
+  const app = await buildApp({ config, database: db.database, rootKey: Buffer.from(TEST_ROOT_KEY, 'base64'), logger, ...(options.clock ? { clock: options.clock } : {}) });
   options.extend?.(app);
   await app.ready();
   return {

@@ -27,10 +27,11 @@ describe('log scrubbing', () => {
     t = await createTestApp({ RAMPART_LOG_LEVEL: 'debug' }, {
       extend(app) {
         app.post('/test/login', { schema: { body: Type.Object({ email: Type.String(), password: Type.String() }) } }, async (request) => {
+          const body = request.body as { email: string; password: string };
           // A careless handler logging what it received must still not leak it.
-          request.log.info({ body: request.body, headers: request.headers }, 'login attempt');
-          request.log.info(`user ${request.body.email} tried to sign in`);
-          throw new Error(`no account for ${request.body.email}; connection postgres://rampart:${SECRETS.dbPassword}@db/rampart`);
+          request.log.info({ body, headers: request.headers }, 'login attempt');
+          request.log.info(`user ${body.email} tried to sign in`);
+          throw new Error(`no account for ${body.email}; connection postgres://rampart:${SECRETS.dbPassword}@db/rampart`);
         });
       },
     });

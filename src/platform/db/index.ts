@@ -5,4 +5,4 @@ export type { Migration, MigrationProgress, MigrationStatus } from './migrate.js
 export { withTenant } from './tenant.js';
 export type { TenantTransaction } from './tenant.js';
 export { GLOBAL_TABLES } from './schema.js';
-export type { DB } from './schema.js';
+export type { DB, Realm, OneTimeTokenPurpose } from './schema.js';

@@ -14,6 +14,15 @@ export interface DB {
   job_schedules: JobSchedulesTable;
   mail_outbox: MailOutboxTable;
   signing_keys: SigningKeysTable;
+  users: UsersTable;
+  platform_staff: PlatformStaffTable;
+  totp_factors: TotpFactorsTable;
+  recovery_codes: RecoveryCodesTable;
+  sessions: SessionsTable;
+  refresh_tokens: RefreshTokensTable;
+  one_time_tokens: OneTimeTokensTable;
+  external_identities: ExternalIdentitiesTable;
+  security_events: SecurityEventsTable;
 }
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
@@ -60,6 +69,7 @@ export interface JobSchedulesTable {
 
 export interface MailOutboxTable {
   id: Generated<number>;
+  job_id: number;
   to_address: string;
   subject: string;
   body_text: string;
@@ -75,5 +85,116 @@ export interface SigningKeysTable {
   retired_at: Date | null;
 }
 
+/** Which population a principal belongs to: tenant users, or the vendor's platform staff. */
+export type Realm = 'user' | 'platform';
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  name: string | null;
+  password_hash: string | null;
+  email_verified_at: Date | null;
+  status: Generated<'active' | 'deleted'>;
+  deleted_at: Date | null;
+  purge_after: Date | null;
+  token_version: Generated<number>;
+  created_at: CreatedAt;
+  updated_at: Generated<Date>;
+}
+
+export interface PlatformStaffTable {
+  id: string;
+  email: string;
+  name: string | null;
+  password_hash: string;
+  token_version: Generated<number>;
+  created_at: CreatedAt;
+  updated_at: Generated<Date>;
+}
+
+export interface TotpFactorsTable {
+  realm: Realm;
+  principal_id: string;
+  secret_sealed: Buffer;
+  confirmed_at: Date | null;
+  last_step: number | null;
+  created_at: CreatedAt;
+}
+
+export interface RecoveryCodesTable {
+  realm: Realm;
+  principal_id: string;
+  code_hash: Buffer;
+  used_at: Date | null;
+}
+
+export interface SessionsTable {
+  id: string;
+  realm: Realm;
+  principal_id: string;
+  amr: string[];
+  ip: string | null;
+  user_agent: string | null;
+  created_at: Date;
+  last_used_at: Date;
+  authenticated_at: Date;
+  expires_at: Date;
+  revoked_at: Date | null;
+  revoked_reason: string | null;
+}
+
+export interface RefreshTokensTable {
+  token_hash: Buffer;
+  session_id: string;
+  issued_at: Date;
+  spent_at: Date | null;
+}
+
+export type OneTimeTokenPurpose = 'verify_email' | 'reset_password' | 'mfa_challenge' | 'oidc_state';
+
+export interface OneTimeTokensTable {
+  token_hash: Buffer;
+  purpose: OneTimeTokenPurpose;
+  realm: Realm;
+  principal_id: string | null;
+  data: ColumnType<unknown, string | undefined, string>;
+  expires_at: Date;
+  used_at: Date | null;
+  created_at: CreatedAt;
+}
+
+export interface ExternalIdentitiesTable {
+  provider: string;
+  subject: string;
+  user_id: string;
+  created_at: CreatedAt;
+}
+
+export interface SecurityEventsTable {
+  id: Generated<number>;
+  realm: Realm;
+  principal_id: string | null;
+  action: string;
+  ip: string | null;
+  user_agent: string | null;
+  metadata: ColumnType<unknown, string | undefined, string>;
+  at: Date;
+}
+
 /** Tables that belong to the instance, not to a tenant. Every other table must be tenant-owned. */
-export const GLOBAL_TABLES = ['schema_migrations', 'jobs', 'job_schedules', 'mail_outbox', 'signing_keys'] as const;
+export const GLOBAL_TABLES = [
+  'schema_migrations',
+  'jobs',
+  'job_schedules',
+  'mail_outbox',
+  'signing_keys',
+  'users',
+  'platform_staff',
+  'totp_factors',
+  'recovery_codes',
+  'sessions',
+  'refresh_tokens',
+  'one_time_tokens',
+  'external_identities',
+  'security_events',
+] as const;

@@ -1,0 +1,10 @@
+import { fork } from 'node:child_process';
+import { runLoad } from './lib/load.js';
+const variant = process.argv[2]!;
+const child = fork(new URL('./pipeline.server.ts', import.meta.url).pathname, [variant], { execArgv: [...process.execArgv, '--cpu-prof', '--cpu-prof-dir=/tmp/prof/' + variant] });
+const port = await new Promise<number>((resolve) => child.on('message', (m: { type: string; port: number }) => { if (m.type === 'listening') resolve(m.port); }));
+await runLoad({ url: `http://127.0.0.1:${port}/bench/ping`, durationSeconds: 3, connections: 10 });
+const s = await runLoad({ url: `http://127.0.0.1:${port}/bench/ping`, durationSeconds: 8, connections: 10 });
+console.log(variant, s.responses / s.durationSeconds);
+child.disconnect();
+await new Promise((r) => child.on('exit', r));

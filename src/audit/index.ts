@@ -1,0 +1,50 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { DB, Realm } from '../platform/db/index.js';
+
+/** Security-relevant actions Rampart records itself. A change to a stored name is a schema change. */
+export type SecurityAction =
+  | 'auth.signup' // an account was created
+  | 'auth.login.succeeded' // a sign-in completed (after MFA when on)
+  | 'auth.login.failed' // wrong password, unknown account, locked, or wrong second factor
+  | 'auth.refresh_token_reused' // a spent refresh token came back: the session was revoked
+  | 'auth.logout' // the session ended at the user's request
+  | 'email.verified' // the address was proven by the mailed link
+  | 'password.changed' // changed by the signed-in user
+  | 'password.reset_requested' // a reset link was mailed
+  | 'password.reset' // changed through a reset link; every session revoked
+  | 'mfa.enrolled' // TOTP confirmed and switched on
+  | 'mfa.disabled' // TOTP switched off
+  | 'mfa.recovery_code_used' // a recovery code replaced the TOTP code
+  | 'session.revoked' // one or more sessions revoked by the user
+  | 'account.exported' // the user downloaded their personal data
+  | 'account.deletion_requested'; // the account was closed; purge scheduled
+
+export interface SecurityEvent {
+  realm: Realm;
+  principalId: string | null;
+  action: SecurityAction;
+  ip: string | null;
+  userAgent: string | null;
+  metadata?: Record<string, unknown>;
+  at: Date;
+}
+
+/**
+ * The one seam through which modules record security events, inside the transaction of the action
+ * they describe. Today it writes the principal's security history; the audit issue extends it to
+ * the hash-chained tenant logs without changing callers.
+ */
+export async function recordAuditEvent(executor: Kysely<DB> | Transaction<DB>, event: SecurityEvent): Promise<void> {
+  await executor
+    .insertInto('security_events')
+    .values({
+      realm: event.realm,
+      principal_id: event.principalId,
+      action: event.action,
+      ip: event.ip,
+      user_agent: event.userAgent,
+      metadata: JSON.stringify(event.metadata ?? {}),
+      at: event.at,
+    })
+    .execute();
+}

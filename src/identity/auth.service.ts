@@ -1,0 +1,225 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { recordAuditEvent } from '../audit/index.js';
+import type { SecurityAction } from '../audit/index.js';
+import type { IdentityConfig } from '../config.js';
+import type { Clock } from '../platform/clock.js';
+import type { DB, Realm } from '../platform/db/index.js';
+import type { JobQueue } from '../platform/jobs/index.js';
+import type { Mailer } from '../platform/mail/index.js';
+import { normalizeEmail } from './email.js';
+import { identityErrors } from './identity.errors.js';
+import type { LoginThrottle } from './login-throttle.js';
+import type { Mfa } from './mfa.service.js';
+import type { OneTimeTokens } from './one-time-tokens.js';
+import { findPasswordWeakness } from './password-policy.js';
+import type { PasswordHasher } from './passwords.js';
+import { bumpTokenVersion, findPrincipalByEmail, updatePasswordHash } from './principals.repository.js';
+import { hashSecretToken } from './secret-tokens.js';
+import type { RequestMeta, Sessions, TokenPair } from './sessions.service.js';
+
+export interface AuthDependencies {
+  db: Kysely<DB>;
+  clock: Clock;
+  config: IdentityConfig;
+  publicUrl: string;
+  passwords: PasswordHasher;
+  throttle: LoginThrottle;
+  sessions: Sessions;
+  mfa: Mfa;
+  tokens: OneTimeTokens;
+  mailer: Mailer;
+  jobs: JobQueue;
+  /** Keys the hash of an email in throttle keys, so no address is stored in Redis. */
+  hashKey: Buffer;
+}
+
+export interface UserView {
+  id: string;
+  email: string;
+  name: string | null;
+  email_verified: boolean;
+}
+
+export type LoginResult = TokenPair | { mfa_required: true; mfa_token: string };
+
+const HOUR_MS = 3_600_000;
+const MFA_CHALLENGE_MS = 5 * 60_000;
+const MAX_MFA_ATTEMPTS = 5;
+export const PASSWORD_RESET_REQUEST_JOB = 'identity.password_reset_request';
+
+/**
+ * Sign-up, sign-in (one or two steps), email verification and password reset. Every answer that
+ * could tell whether an account exists is the same either way: status, body and (by hashing a
+ * dummy) time.
+ */
+export function createAuth(deps: AuthDependencies) {
+  const { db, clock } = deps;
+
+  function audit(executor: Kysely<DB>, realm: Realm, principalId: string | null, action: SecurityAction, meta: RequestMeta, metadata?: Record<string, unknown>) {
+    return recordAuditEvent(executor, { realm, principalId, action, ip: meta.ip, userAgent: meta.userAgent, metadata, at: clock.now() });
+  }
+
+  function throttleKey(realm: Realm, email: string): string {
+    return `${realm}:${hashSecretToken(deps.hashKey, email).toString('base64url')}`;
+  }
+
+  function requireEmail(input: string): string {
+    const email = normalizeEmail(input);
+    if (!email) throw identityErrors.invalid_email();
+    return email;
+  }
+
+  function assertStrong(password: string, personal: Array<string | null>): void {
+    const weakness = findPasswordWeakness(password, personal.filter((value): value is string => Boolean(value)));
+    if (weakness) throw identityErrors.weak_password(weakness);
+  }
+
+  async function mailLink(executor: Kysely<DB>, to: string, subject: string, intro: string, path: string, token: string) {
+    const link = `${deps.publicUrl}${path}?token=${encodeURIComponent(token)}`;
+    await deps.mailer.sendMail(executor, { to, subject, text: `${intro}\n\n${link}\n\nIf this was not you, ignore this message.` });
+  }
+
+  deps.jobs.register(PASSWORD_RESET_REQUEST_JOB, async (job) => {
+    const { email } = job.payload as { email: string };
+    const user = await findPrincipalByEmail(db, 'user', email);
+    if (!user?.active) return;
+    await db.transaction().execute(async (trx) => {
+      const token = await deps.tokens.issue(trx, {
+        purpose: 'reset_password',
+        realm: 'user',
+        principalId: user.id,
+        expiresAt: new Date(clock.now().getTime() + HOUR_MS),
+      });
+      await mailLink(trx, user.email, 'Reset your password', 'Someone asked to reset the password of your account. The link works once, for one hour:', '/reset-password', token);
+    });
+  });
+
+  return {
+    async signup(input: { email: string; password: string; name?: string | undefined }, meta: RequestMeta): Promise<UserView> {
+      if (deps.config.signup === 'invite_only') throw identityErrors.signup_disabled();
+      const email = requireEmail(input.email);
+      const name = input.name?.trim() || null;
+      assertStrong(input.password, [email, name]);
+      if (await findPrincipalByEmail(db, 'user', email)) throw identityErrors.email_taken();
+      const hash = await deps.passwords.hash(input.password);
+      const id = randomUUID();
+      await db.transaction().execute(async (trx) => {
+        const inserted = await trx
+          .insertInto('users')
+          .values({ id, email, name, password_hash: hash })
+          .onConflict((oc) => oc.column('email').doNothing())
+          .executeTakeFirst();
+        if (inserted.numInsertedOrUpdatedRows !== 1n) throw identityErrors.email_taken();
+        const token = await deps.tokens.issue(trx, {
+          purpose: 'verify_email',
+          realm: 'user',
+          principalId: id,
+          expiresAt: new Date(clock.now().getTime() + 24 * HOUR_MS),
+        });
+        await mailLink(trx, email, 'Confirm your email address', 'Confirm your email address for your new account:', '/verify-email', token);
+        await audit(trx, 'user', id, 'auth.signup', meta);
+      });
+      return { id, email, name, email_verified: false };
+    },
+
+    async login(realm: Realm, input: { email: string; password: string }, meta: RequestMeta): Promise<LoginResult> {
+      const email = normalizeEmail(input.email);
+      const key = throttleKey(realm, email ?? input.email);
+      await deps.throttle.assertAllowed(key);
+      const principal = email ? await findPrincipalByEmail(db, realm, email) : undefined;
+      if (!principal?.active || !principal.password_hash) {
+        await deps.passwords.verifyDummy(input.password);
+        await deps.throttle.recordFailure(key);
+        await audit(db, realm, null, 'auth.login.failed', meta, { reason: 'unknown_account' });
+        throw identityErrors.invalid_credentials();
+      }
+      const check = await deps.passwords.verify(principal.password_hash, input.password);
+      if (!check.valid) {
+        await deps.throttle.recordFailure(key);
+        await audit(db, realm, principal.id, 'auth.login.failed', meta, { reason: 'wrong_password' });
+        throw identityErrors.invalid_credentials();
+      }
+      await deps.throttle.recordSuccess(key);
+      if (check.needsRehash) await updatePasswordHash(db, realm, principal.id, await deps.passwords.hash(input.password), clock.now());
+      if (await deps.mfa.isEnabled(realm, principal.id)) {
+        const mfaToken = await deps.tokens.issue(db, {
+          purpose: 'mfa_challenge',
+          realm,
+          principalId: principal.id,
+          expiresAt: new Date(clock.now().getTime() + MFA_CHALLENGE_MS),
+          data: { attempts: 0 },
+        });
+        return { mfa_required: true, mfa_token: mfaToken };
+      }
+      return db.transaction().execute(async (trx) => {
+        await audit(trx, realm, principal.id, 'auth.login.succeeded', meta, { amr: ['pwd'] });
+        return deps.sessions.open(trx, realm, principal.id, ['pwd'], meta);
+      });
+    },
+
+    /** Second step: the challenge is single-use, expires in 5 minutes and allows 5 wrong codes. */
+    async loginMfa(realm: Realm, input: { mfa_token: string; code: string }, meta: RequestMeta): Promise<TokenPair> {
+      const now = clock.now();
+      const outcome = await db.transaction().execute(async (trx) => {
+        const challenge = await deps.tokens.lock(trx, 'mfa_challenge', input.mfa_token, now);
+        if (!challenge || challenge.realm !== realm || !challenge.principal_id) return { ok: false as const, reason: 'invalid_challenge' };
+        const principalId = challenge.principal_id;
+        const factor = await deps.mfa.verifySecondFactor(trx, realm, principalId, input.code);
+        if (!factor) {
+          const attempts = ((challenge.data as { attempts?: number }).attempts ?? 0) + 1;
+          if (attempts >= MAX_MFA_ATTEMPTS) await deps.tokens.spend(trx, challenge.token_hash, now);
+          else await deps.tokens.updateData(trx, challenge.token_hash, { attempts });
+          await audit(trx, realm, principalId, 'auth.login.failed', meta, { reason: 'wrong_second_factor' });
+          return { ok: false as const, reason: 'wrong_code' };
+        }
+        await deps.tokens.spend(trx, challenge.token_hash, now);
+        if (factor === 'recovery_code') await audit(trx, realm, principalId, 'mfa.recovery_code_used', meta);
+        await audit(trx, realm, principalId, 'auth.login.succeeded', meta, { amr: ['pwd', 'otp'] });
+        return { ok: true as const, tokens: await deps.sessions.open(trx, realm, principalId, ['pwd', 'otp'], meta) };
+      });
+      if (!outcome.ok) throw outcome.reason === 'wrong_code' ? identityErrors.invalid_code() : identityErrors.invalid_token('The sign-in has expired; enter your password again');
+      return outcome.tokens;
+    },
+
+    /** Always the same answer; the lookup and the mail happen in a job, so timing tells nothing. */
+    async forgotPassword(input: { email: string }): Promise<void> {
+      const email = normalizeEmail(input.email);
+      if (email) await deps.jobs.enqueue(db, PASSWORD_RESET_REQUEST_JOB, { email });
+    },
+
+    /** Sets a new password from a mailed token; every session ends. It does not sign in, so MFA still applies. */
+    async resetPassword(input: { token: string; password: string }, meta: RequestMeta): Promise<void> {
+      const now = clock.now();
+      const token = await db.transaction().execute((trx) => deps.tokens.lock(trx, 'reset_password', input.token, now));
+      if (!token?.principal_id) throw identityErrors.invalid_token();
+      const user = await db.selectFrom('users').select(['email', 'name']).where('id', '=', token.principal_id).executeTakeFirst();
+      assertStrong(input.password, [user?.email ?? null, user?.name ?? null]);
+      const hash = await deps.passwords.hash(input.password);
+      const principalId = token.principal_id;
+      await db.transaction().execute(async (trx) => {
+        // Locked again: the hash above took time, and the token may have been spent meanwhile.
+        const live = await deps.tokens.lock(trx, 'reset_password', input.token, now);
+        if (!live) throw identityErrors.invalid_token();
+        await deps.tokens.spend(trx, live.token_hash, now);
+        await updatePasswordHash(trx, 'user', principalId, hash, now);
+        await bumpTokenVersion(trx, 'user', principalId);
+        await deps.sessions.revoke(trx, { realm: 'user', principalId }, 'password_reset');
+        await audit(trx, 'user', principalId, 'password.reset', meta);
+      });
+    },
+
+    async verifyEmail(input: { token: string }, meta: RequestMeta): Promise<void> {
+      const now = clock.now();
+      await db.transaction().execute(async (trx) => {
+        const token = await deps.tokens.lock(trx, 'verify_email', input.token, now);
+        if (!token?.principal_id) throw identityErrors.invalid_token();
+        await deps.tokens.spend(trx, token.token_hash, now);
+        await trx.updateTable('users').set({ email_verified_at: now, updated_at: now }).where('id', '=', token.principal_id).execute();
+        await audit(trx, 'user', token.principal_id, 'email.verified', meta);
+      });
+    },
+  };
+}
+
+export type Auth = ReturnType<typeof createAuth>;

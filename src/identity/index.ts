@@ -1,0 +1,83 @@
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import { deriveKey } from '../crypto/root-key.js';
+import { ensureSigningKey } from '../crypto/signing-keys.js';
+import type { Clock } from '../platform/clock.js';
+import type { Database } from '../platform/db/index.js';
+import type { RateLimiter } from '../platform/http/index.js';
+import type { JobQueue } from '../platform/jobs/index.js';
+import type { Mailer } from '../platform/mail/index.js';
+import { createAccessTokens } from './access-tokens.js';
+import { createAccount } from './account.service.js';
+import { createAuth } from './auth.service.js';
+import { createAuthenticator } from './authenticate.js';
+import { identityRoutes } from './identity.routes.js';
+import { createLoginThrottle } from './login-throttle.js';
+import { createMfa } from './mfa.service.js';
+import { createOneTimeTokens } from './one-time-tokens.js';
+import { createPasswordHasher } from './passwords.js';
+import { createSessions } from './sessions.service.js';
+
+export type { Principal } from './authenticate.js';
+export { principalOf } from './authenticate.js';
+
+export interface IdentityDependencies {
+  config: Config;
+  database: Database;
+  clock: Clock;
+  redis: Redis | null;
+  jobs: JobQueue;
+  mailer: Mailer;
+  rateLimiter: RateLimiter;
+  rootKey: Buffer;
+}
+
+/** Builds the identity module: accounts, sessions, MFA, tokens, and the preHandlers other modules use. */
+export async function createIdentity(deps: IdentityDependencies) {
+  const { config, clock } = deps;
+  const db = deps.database.db;
+  const signingKey = await ensureSigningKey(db, deriveKey(deps.rootKey, 'signing-keys'), 'access-token');
+  const tokenHashKey = deriveKey(deps.rootKey, 'token-hashing');
+  const accessTokens = createAccessTokens({ db, signingKey, issuer: config.publicUrl, ttlSeconds: config.identity.accessTokenTtlSeconds, clock });
+  const sessions = createSessions({
+    db,
+    clock,
+    accessTokens,
+    tokenHashKey,
+    accessTokenTtlSeconds: config.identity.accessTokenTtlSeconds,
+    idleDays: config.identity.sessionIdleDays,
+    absoluteDays: config.identity.sessionAbsoluteDays,
+  });
+  const passwords = await createPasswordHasher(config.identity.argon2);
+  const mfa = createMfa({ db, clock, secretsKey: deriveKey(deps.rootKey, 'secrets'), codeHashKey: tokenHashKey, issuer: 'Rampart' });
+  const tokens = createOneTimeTokens(tokenHashKey);
+  const auth = createAuth({
+    db,
+    clock,
+    config: config.identity,
+    publicUrl: config.publicUrl,
+    passwords,
+    throttle: createLoginThrottle(deps.redis),
+    sessions,
+    mfa,
+    tokens,
+    mailer: deps.mailer,
+    jobs: deps.jobs,
+    hashKey: tokenHashKey,
+  });
+  const account = createAccount({ db, clock, passwords, sessions, mfa, jobs: deps.jobs, deletionGraceDays: config.identity.accountDeletionGraceDays });
+  const authenticator = createAuthenticator({ accessTokens, sessions, rateLimiter: deps.rateLimiter });
+  const requireUser = authenticator('user');
+
+  return {
+    /** preHandler for routes of tenant users. */
+    requireUser,
+    /** preHandler for platform-staff routes. */
+    requirePlatform: authenticator('platform'),
+    async register(app: FastifyInstance): Promise<void> {
+      app.decorateRequest('principal', null);
+      await app.register(identityRoutes, { auth, account, sessions, requireUser });
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Redis } from 'ioredis';
+import { httpErrors } from '../platform/http/index.js';
+
+/** Failures allowed before the first delay; after that each failure doubles the delay. */
+const FREE_FAILURES = 5;
+const FIRST_DELAY_SECONDS = 30;
+const MAX_DELAY_SECONDS = 15 * 60;
+/** Consecutive failures are forgotten after a day without any. */
+const FAILURE_MEMORY_SECONDS = 24 * 3600;
+
+export interface LoginThrottle {
+  /** Throws 429 with Retry-After while the account is in a delay window. */
+  assertAllowed(accountKey: string): Promise<void>;
+  recordFailure(accountKey: string): Promise<void>;
+  recordSuccess(accountKey: string): Promise<void>;
+}
+
+/**
+ * Growing delays per account, whatever IP the guesses come from (per-IP limits are the route's
+ * `auth` bucket). Keyed by a keyed hash of the email, so unknown accounts are throttled exactly
+ * like real ones: the delay reveals nothing. The delay is a window, not a lock: once it passes,
+ * the owner signs in from anywhere. Shared through Redis when configured.
+ */
+export function createLoginThrottle(redis: Redis | null): LoginThrottle {
+  function limiter(keyPrefix: string, points: number, duration: number): RateLimiterAbstract {
+    const options = { keyPrefix, points, duration };
+    const memory = new RateLimiterMemory(options);
+    return redis ? new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: memory }) : memory;
+  }
+  const failures = limiter('rampart:login:failures', 1_000_000, FAILURE_MEMORY_SECONDS);
+  const delays = limiter('rampart:login:delay', 1, MAX_DELAY_SECONDS);
+
+  return {
+    async assertAllowed(accountKey) {
+      const delay = await delays.get(accountKey);
+      if (delay && delay.consumedPoints > 1 && delay.msBeforeNext > 0) {
+        const retryAfter = String(Math.max(1, Math.ceil(delay.msBeforeNext / 1000)));
+        throw httpErrors.rate_limited('Too many failed sign-ins for this account; retry after the time in Retry-After', {
+          headers: { 'retry-after': retryAfter },
+        });
+      }
+    },
+    async recordFailure(accountKey) {
+      const count = (await failures.penalty(accountKey, 1)).consumedPoints;
+      if (count < FREE_FAILURES) return;
+      const seconds = Math.min(MAX_DELAY_SECONDS, FIRST_DELAY_SECONDS * 2 ** (count - FREE_FAILURES));
+      await delays.block(accountKey, seconds);
+    },
+    async recordSuccess(accountKey) {
+      await Promise.all([failures.delete(accountKey), delays.delete(accountKey)]);
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { DB, Realm } from '../platform/db/index.js';
+
+/** The table holding a realm's principals; users and staff share the columns sign-in needs. */
+function tableOf(realm: Realm): 'users' | 'platform_staff' {
+  return realm === 'user' ? 'users' : 'platform_staff';
+}
+
+export interface PrincipalRow {
+  id: string;
+  email: string;
+  name: string | null;
+  password_hash: string | null;
+  token_version: number;
+  active: boolean;
+}
+
+export async function findPrincipalByEmail(db: Kysely<DB>, realm: Realm, email: string): Promise<PrincipalRow | undefined> {
+  return selectPrincipal(db, realm).where('email', '=', email).executeTakeFirst();
+}
+
+export async function findPrincipalById(db: Kysely<DB>, realm: Realm, id: string): Promise<PrincipalRow | undefined> {
+  return selectPrincipal(db, realm).where('id', '=', id).executeTakeFirst();
+}
+
+function selectPrincipal(db: Kysely<DB>, realm: Realm) {
+  // Staff have no deletion state; a user is usable only while active.
+  const active = realm === 'user' ? sql<boolean>`status = 'active'` : sql<boolean>`true`;
+  return db
+    .selectFrom(tableOf(realm))
+    .select(['id', 'email', 'name', 'password_hash', 'token_version', active.as('active')]);
+}
+
+export async function updatePasswordHash(db: Kysely<DB>, realm: Realm, id: string, hash: string, now: Date): Promise<void> {
+  await db
+    .updateTable(tableOf(realm))
+    .set({ password_hash: hash, updated_at: now })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Refuses every access token issued so far to the principal (they must refresh). */
+export async function bumpTokenVersion(db: Kysely<DB>, realm: Realm, id: string): Promise<void> {
+  await db
+    .updateTable(tableOf(realm))
+    .set((eb) => ({ token_version: eb('token_version', '+', 1) }))
+    .where('id', '=', id)
+    .execute();
+}
