@@ -27,9 +27,22 @@ export interface SecurityTxtConfig {
   expires: Date | null;
 }
 
+/** An external OpenID Connect provider users may sign in with (RAMPART_OIDC_PROVIDERS). */
+export interface OidcProviderConfig {
+  /** The path segment of /v1/auth/oidc/{id}/...; also the key of linked identities, so never rename it. */
+  id: string;
+  /** Issuer identifier; its discovery document is fetched on first use. */
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** Shown to people choosing how to sign in. */
+  name: string;
+}
+
 export interface IdentityConfig {
-  /** `invite_only`: /v1/auth/signup answers 403; accounts come from invitations. */
+  /** `invite_only`: /v1/auth/signup answers 403 and external sign-in creates no account; accounts come from invitations. */
   signup: 'open' | 'invite_only';
+  oidcProviders: OidcProviderConfig[];
   accessTokenTtlSeconds: number;
   sessionIdleDays: number;
   sessionAbsoluteDays: number;
@@ -124,6 +137,7 @@ export function loadConfig(env: Source = process.env): Config {
     },
     identity: {
       signup: read.oneOf('RAMPART_SIGNUP', ['open', 'invite_only'] as const, 'open'),
+      oidcProviders: readOidcProviders(read, envName),
       accessTokenTtlSeconds: read.integer('RAMPART_ACCESS_TOKEN_TTL_SECONDS', 900, 60, 3600),
       sessionIdleDays: read.integer('RAMPART_SESSION_IDLE_DAYS', 7, 1, 90),
       sessionAbsoluteDays: read.integer('RAMPART_SESSION_ABSOLUTE_DAYS', 30, 1, 365),
@@ -182,6 +196,64 @@ function readRootKey(read: Reader, dataDir: string): Config['rootKey'] {
   return { source: 'file', path: resolve(dataDir, 'root.key'), explicit: false };
 }
 
+const OIDC_VARIABLE = 'RAMPART_OIDC_PROVIDERS';
+const OIDC_PROVIDER_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+/**
+ * RAMPART_OIDC_PROVIDERS: a JSON array of `{id, issuer, client_id, client_secret, name?}`. Messages
+ * never quote the value, which holds client secrets.
+ */
+function readOidcProviders(read: Reader, envName: RampartEnv): OidcProviderConfig[] {
+  const raw = read.optionalString(OIDC_VARIABLE);
+  if (raw === null) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`${OIDC_VARIABLE} must be a JSON array of {"id", "issuer", "client_id", "client_secret", "name"} objects`);
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError(`${OIDC_VARIABLE} must be a JSON array of provider objects`);
+  const providers = parsed.map((entry: unknown, index) => readOidcProvider(entry, `${OIDC_VARIABLE}[${index}]`, envName));
+  const ids = new Set<string>();
+  for (const provider of providers) {
+    if (ids.has(provider.id)) throw new ConfigError(`${OIDC_VARIABLE} lists the provider id "${provider.id}" twice`);
+    ids.add(provider.id);
+  }
+  return providers;
+}
+
+function readOidcProvider(entry: unknown, where: string, envName: RampartEnv): OidcProviderConfig {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new ConfigError(`${where} must be an object`);
+  const fields = entry as Record<string, unknown>;
+  const text = (key: string): string | null => {
+    const value = fields[key];
+    if (value === undefined || value === null) return null;
+    if (typeof value !== 'string') throw new ConfigError(`${where}.${key} must be a string`);
+    return value.trim() || null;
+  };
+  const required = (key: string): string => {
+    const value = text(key);
+    if (value === null) throw new ConfigError(`${where}.${key} is required`);
+    return value;
+  };
+  const id = required('id');
+  if (!OIDC_PROVIDER_ID.test(id)) {
+    throw new ConfigError(`${where}.id must be 1 to 32 lower-case letters, digits, "-" or "_", starting with a letter or digit, got "${id.slice(0, 40)}"`);
+  }
+  const issuer = required('issuer');
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new ConfigError(`${where}.issuer must be a URL`);
+  }
+  // Over plain http the ID token's keys and the code exchange could be tampered with on the way.
+  const allowed = envName === 'production' ? ['https:'] : ['https:', 'http:'];
+  if (!allowed.includes(url.protocol)) throw new ConfigError(`${where}.issuer must use ${allowed.join(' or ')}${envName === 'production' ? ' in production' : ''}`);
+  if (url.search || url.hash) throw new ConfigError(`${where}.issuer must not have a query or fragment`);
+  return { id, issuer, clientId: required('client_id'), clientSecret: required('client_secret'), name: text('name') ?? id };
+}
+
 function readConfigFile(path: string | undefined): Source {
   if (!path) return {};
   let parsed: unknown;
@@ -195,7 +267,10 @@ function readConfigFile(path: string | undefined): Source {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ConfigError(`RAMPART_CONFIG_FILE ${path} must hold a JSON object of variable names to values`);
   }
-  return Object.fromEntries(Object.entries(parsed).map(([key, value]) => [key, value === null ? undefined : String(value)]));
+  // Structured values (RAMPART_OIDC_PROVIDERS as an array) go back to the JSON text the variable holds.
+  return Object.fromEntries(
+    Object.entries(parsed).map(([key, value]) => [key, value === null ? undefined : typeof value === 'object' ? JSON.stringify(value) : String(value)]),
+  );
 }
 
 function definedOnly(env: Source): Source {

@@ -8,6 +8,7 @@ export type SecurityAction =
   | 'auth.login.failed' // wrong password, unknown account, locked, or wrong second factor
   | 'auth.refresh_token_reused' // a spent refresh token came back: the session was revoked
   | 'auth.logout' // the session ended at the user's request
+  | 'auth.external_identity.linked' // an OpenID Connect identity was attached to the account with its verified email
   | 'email.verified' // the address was proven by the mailed link
   | 'password.changed' // changed by the signed-in user
   | 'password.reset_requested' // a reset link was mailed

@@ -2,7 +2,6 @@ import type { Config } from '../config.js';
 import { DataDirInUseError } from '../platform/data-dir.js';
 import { openRuntime } from '../runtime.js';
 import type { Runtime } from '../runtime.js';
-import { createReporter } from './events.js';
 import type { EventSink } from './events.js';
 import { runDatabaseVerb } from './execute.js';
 import type { DatabaseVerb, Verb, VerbInput } from './verb.js';
@@ -30,17 +29,8 @@ export async function runDirect(verb: DatabaseVerb, runtime: Runtime, input: Ver
   };
   process.on('SIGINT', onInterrupt);
   try {
-    const context = {
-      input,
-      report: createReporter(sink),
-      verbs,
-      config: runtime.config,
-      database: runtime.database,
-      rootKey: runtime.rootKey,
-      host: { kind: 'direct' as const },
-      signal: abort.signal,
-    };
-    sink({ type: 'result', result: await runDatabaseVerb(verb, context) });
+    const result = await runDatabaseVerb(verb, runtime, { input, sink, verbs, host: { kind: 'direct' }, signal: abort.signal });
+    sink({ type: 'result', result });
   } finally {
     process.off('SIGINT', onInterrupt);
     await runtime.close();

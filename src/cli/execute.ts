@@ -1,10 +1,33 @@
 import { migrationStatus } from '../platform/db/index.js';
-import { toJson } from './events.js';
+import type { Runtime } from '../runtime.js';
+import { createReporter, toJson } from './events.js';
+import type { EventSink } from './events.js';
 import { VerbError } from './verb.js';
-import type { DatabaseContext, DatabaseVerb, Json } from './verb.js';
+import type { DatabaseContext, DatabaseVerb, Json, Verb, VerbHost, VerbInput } from './verb.js';
 
-/** Runs a database verb the same way in the server and in the CLI. */
-export async function runDatabaseVerb(verb: DatabaseVerb, context: DatabaseContext): Promise<Json> {
+export interface VerbRun {
+  input: VerbInput;
+  sink: EventSink;
+  verbs: readonly Verb[];
+  host: VerbHost;
+  signal: AbortSignal;
+}
+
+/**
+ * Runs a database verb on an open runtime and returns its result: the one code path the server
+ * (its own runtime) and the CLI (a runtime it opened) share.
+ */
+export async function runDatabaseVerb(verb: DatabaseVerb, runtime: Runtime, run: VerbRun): Promise<Json> {
+  const context: DatabaseContext = {
+    input: run.input,
+    report: createReporter(run.sink),
+    verbs: run.verbs,
+    config: runtime.config,
+    database: runtime.database,
+    rootKey: runtime.rootKey,
+    host: run.host,
+    signal: run.signal,
+  };
   if (verb.needsCurrentSchema) await assertSchemaCurrent(context);
   return toJson(await verb.run(context));
 }

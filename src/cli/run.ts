@@ -7,6 +7,8 @@ import type { Terminal } from './render.js';
 import { UsageError } from './verb.js';
 import type { Json, LocalVerb, Verb } from './verb.js';
 
+const NO_INPUT = { options: {}, positionals: [] };
+
 /**
  * `rampart [--json] <verb> [arguments]`: finds the verb, runs it where it belongs, renders its
  * events, and returns the exit code. Knows no verb by name except `help`, its fallback.
@@ -28,7 +30,7 @@ export async function runCli(argv: readonly string[], terminal: Terminal, verbs:
   if (!verb) {
     const renderer = createRenderer(terminal, { json: flags.json, render: (result) => help.render(result) });
     renderer.handle(toErrorEvent(new UsageError(name === undefined ? 'name a verb' : `unknown verb "${name}"`)));
-    if (!flags.json) terminal.stderr.write(`\n${help.render(await help.run({ input: { options: {}, positionals: [] }, report: createReporter(() => undefined), verbs }))}\n`);
+    if (!flags.json) terminal.stderr.write(`\n${help.render(await help.run({ input: NO_INPUT, report: createReporter(() => undefined), verbs }))}\n`);
     return renderer.exitCode();
   }
 

@@ -160,7 +160,7 @@ export function createAccount(deps: AccountDependencies) {
       const [profile, sessions, events, identities] = await Promise.all([
         db.selectFrom('users').select(['id', 'email', 'name', 'email_verified_at', 'created_at', 'updated_at']).where('id', '=', principal.id).executeTakeFirstOrThrow(),
         db.selectFrom('sessions').select(['id', 'created_at', 'last_used_at', 'ip', 'user_agent', 'revoked_at', 'amr']).where('realm', '=', 'user').where('principal_id', '=', principal.id).execute(),
-        db.selectFrom('security_events').select(['action', 'ip', 'user_agent', 'metadata', 'at']).where('realm', '=', 'user').where('principal_id', '=', principal.id).orderBy('at').execute(),
+        db.selectFrom('security_events').select(['action', 'ip', 'user_agent', 'metadata', 'at']).where('realm', '=', 'user').where('principal_id', '=', principal.id).orderBy('at').orderBy('id').execute(),
         db.selectFrom('external_identities').select(['provider', 'subject', 'created_at']).where('user_id', '=', principal.id).execute(),
       ]);
       await audit(db, principal, 'account.exported', meta);

@@ -126,8 +126,14 @@ export function createAuth(deps: AuthDependencies) {
     async login(realm: Realm, input: { email: string; password: string }, meta: RequestMeta): Promise<LoginResult> {
       const email = normalizeEmail(input.email);
       const key = throttleKey(realm, email ?? input.email);
-      await deps.throttle.assertAllowed(key);
       const principal = email ? await findPrincipalByEmail(db, realm, email) : undefined;
+      try {
+        await deps.throttle.assertAllowed(key);
+      } catch (error) {
+        // A refused attempt is a failure too: the owner sees it among their security events.
+        await audit(db, realm, principal?.active ? principal.id : null, 'auth.login.failed', meta, { reason: 'throttled' });
+        throw error;
+      }
       if (!principal?.active || !principal.password_hash) {
         await deps.passwords.verifyDummy(input.password);
         await deps.throttle.recordFailure(key);

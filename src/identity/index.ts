@@ -15,6 +15,8 @@ import { createAuthenticator } from './authenticate.js';
 import { identityRoutes } from './identity.routes.js';
 import { createLoginThrottle } from './login-throttle.js';
 import { createMfa } from './mfa.service.js';
+import { createOidc } from './oidc.service.js';
+import { oidcRoutes } from './oidc.routes.js';
 import { createOneTimeTokens } from './one-time-tokens.js';
 import { createPasswordHasher } from './passwords.js';
 import { createSessions } from './sessions.service.js';
@@ -78,6 +80,8 @@ export async function createIdentity(deps: IdentityDependencies) {
     async register(app: FastifyInstance): Promise<void> {
       app.decorateRequest('principal', null);
       await app.register(identityRoutes, { auth, account, sessions, requireUser });
+      const oidc = createOidc({ db, clock, env: config.env, publicUrl: config.publicUrl, config: config.identity, sessions, mfa, tokens });
+      await app.register(oidcRoutes, { oidc, publicUrl: config.publicUrl });
     },
   };
 }

@@ -1,6 +1,8 @@
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Redis } from 'ioredis';
+import type { Clock } from '../platform/clock.js';
+import { systemClock } from '../platform/clock.js';
 import { httpErrors } from '../platform/http/index.js';
 
 /** Failures allowed before the first delay; after that each failure doubles the delay. */
@@ -22,23 +24,28 @@ export interface LoginThrottle {
  * `auth` bucket). Keyed by a keyed hash of the email, so unknown accounts are throttled exactly
  * like real ones: the delay reveals nothing. The delay is a window, not a lock: once it passes,
  * the owner signs in from anywhere. Shared through Redis when configured.
+ *
+ * The window's end is measured on `clock` (so tests move time rather than wait); the stores'
+ * own expiry only clears entries that can no longer matter.
  */
-export function createLoginThrottle(redis: Redis | null): LoginThrottle {
+export function createLoginThrottle(redis: Redis | null, clock: Clock = systemClock): LoginThrottle {
   function limiter(keyPrefix: string, points: number, duration: number): RateLimiterAbstract {
     const options = { keyPrefix, points, duration };
     const memory = new RateLimiterMemory(options);
     return redis ? new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: memory }) : memory;
   }
   const failures = limiter('rampart:login:failures', 1_000_000, FAILURE_MEMORY_SECONDS);
-  const delays = limiter('rampart:login:delay', 1, MAX_DELAY_SECONDS);
+  // Holds, per account, the end of its delay window in epoch seconds (stored as the entry's points).
+  const delays = limiter('rampart:login:delay', Number.MAX_SAFE_INTEGER, MAX_DELAY_SECONDS);
+  const nowSeconds = () => Math.floor(clock.now().getTime() / 1000);
 
   return {
     async assertAllowed(accountKey) {
-      const delay = await delays.get(accountKey);
-      if (delay && delay.consumedPoints > 1 && delay.msBeforeNext > 0) {
-        const retryAfter = String(Math.max(1, Math.ceil(delay.msBeforeNext / 1000)));
+      const until = (await delays.get(accountKey))?.consumedPoints ?? 0;
+      const remaining = until - nowSeconds();
+      if (remaining > 0) {
         throw httpErrors.rate_limited('Too many failed sign-ins for this account; retry after the time in Retry-After', {
-          headers: { 'retry-after': retryAfter },
+          headers: { 'retry-after': String(remaining) },
         });
       }
     },
@@ -46,7 +53,7 @@ export function createLoginThrottle(redis: Redis | null): LoginThrottle {
       const count = (await failures.penalty(accountKey, 1)).consumedPoints;
       if (count < FREE_FAILURES) return;
       const seconds = Math.min(MAX_DELAY_SECONDS, FIRST_DELAY_SECONDS * 2 ** (count - FREE_FAILURES));
-      await delays.block(accountKey, seconds);
+      await delays.set(accountKey, nowSeconds() + seconds, seconds);
     },
     async recordSuccess(accountKey) {
       await Promise.all([failures.delete(accountKey), delays.delete(accountKey)]);

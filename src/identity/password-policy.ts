@@ -24,7 +24,12 @@ export function findPasswordWeakness(password: string, personalInputs: string[] 
   const length = [...password].length;
   if (length < MIN_PASSWORD_LENGTH) return `Use at least ${MIN_PASSWORD_LENGTH} characters; a few unrelated words make a strong password.`;
   if (length > MAX_PASSWORD_LENGTH) return `Use at most ${MAX_PASSWORD_LENGTH} characters.`;
-  const inputs = personalInputs.flatMap((input) => input.toLowerCase().split(/[@.\s_-]+/)).filter((part) => part.length >= 3);
+  // Whole values and their parts: "marguerite.duras2024!" must match the local part as one token,
+  // which the parts alone ("marguerite", "duras") let pass as strong.
+  const inputs = personalInputs
+    .map((input) => input.toLowerCase())
+    .flatMap((input) => [input, input.split('@')[0]!, ...input.split(/[@.\s_-]+/)])
+    .filter((part) => part.length >= 3);
   const result = zxcvbn.check(password, inputs);
   if (result.score >= MIN_SCORE) return null;
   const warning = result.feedback.warning ? `${result.feedback.warning} ` : '';

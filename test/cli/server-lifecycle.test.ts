@@ -66,6 +66,7 @@ describe('the server on embedded defaults', () => {
     expect(report.migrations).toMatchObject({ pending: 0, pendingNames: [] });
     expect(report.migrations!.applied).toBeGreaterThan(0);
     expect(report.env).toBe('development');
+    expect(report.jobs).toEqual({ pending: expect.any(Number), running: expect.any(Number), done: expect.any(Number), dead: expect.any(Number) });
 
     // The server migrated at start; migrate through it finds nothing left, and the lock did not stop it.
     expect(migrate.code, migrate.stderr).toBe(0);

@@ -87,7 +87,8 @@ function postVerb(socketPath: string, name: string, body: VerbRequest): Promise<
     const req = request(
       {
         socketPath,
-        path: `${VERB_PATH_PREFIX}${encodeURIComponent(name)}`,
+        // Verb names are plain words from the registry; nothing to encode.
+        path: `${VERB_PATH_PREFIX}${name}`,
         method: 'POST',
         agent: false,
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },

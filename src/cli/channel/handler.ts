@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../platform/log/logger.js';
 import type { Runtime } from '../../runtime.js';
 import { parseVerbInput } from '../args.js';
-import { createReporter, toErrorEvent } from '../events.js';
+import { toErrorEvent } from '../events.js';
 import type { VerbEvent } from '../events.js';
 import { runDatabaseVerb } from '../execute.js';
 import type { Verb } from '../verb.js';
@@ -38,7 +38,7 @@ async function handle(deps: AdminHandlerDependencies, request: IncomingMessage, 
     answerError(response, 404, `No admin endpoint ${request.method} ${url}`);
     return;
   }
-  const name = decodeURIComponent(url.slice(VERB_PATH_PREFIX.length));
+  const name = url.slice(VERB_PATH_PREFIX.length);
   const verb = deps.verbs.find((candidate) => candidate.name === name);
   // A CLI newer than the server may know verbs the server does not.
   if (!verb) return answerError(response, 404, `The running server (version ${deps.info.version}) has no verb "${name}"; restart it to get the verbs of this version`);
@@ -54,12 +54,11 @@ async function handle(deps: AdminHandlerDependencies, request: IncomingMessage, 
   response.on('close', () => {
     if (!response.writableFinished) abort.abort();
   });
-  const { runtime } = deps;
   try {
     const input = parseVerbInput(verb, body.argv);
     const host = { kind: 'server' as const, pid: deps.info.pid, url: deps.info.url, startedAt: deps.info.startedAt };
-    const context = { input, report: createReporter(send), verbs: deps.verbs, config: runtime.config, database: runtime.database, rootKey: runtime.rootKey, host, signal: abort.signal };
-    send({ type: 'result', result: await runDatabaseVerb(verb, context) });
+    const result = await runDatabaseVerb(verb, deps.runtime, { input, sink: send, verbs: deps.verbs, host, signal: abort.signal });
+    send({ type: 'result', result });
     deps.logger.info({ verb: name }, 'admin verb finished');
   } catch (error) {
     const event = toErrorEvent(error);

@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
+import type { Stats } from 'node:fs';
 import { chmod, lstat, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../platform/log/logger.js';
@@ -43,28 +44,40 @@ export async function openAdminChannel(options: AdminChannelOptions): Promise<Ad
     return null;
   }
   const server = createServer(createAdminHandler(options));
-  await rm(privatePath, { force: true });
-  await listen(server, privatePath);
-  await chmod(privatePath, 0o600);
-  const ours = await lstat(privatePath);
-
-  const refusal = await whyNotClaim(path);
-  if (refusal) {
-    logger.warn({ path }, `admin channel disabled: ${refusal}`);
+  try {
+    const ours = await bindPrivately(server, privatePath);
+    const refusal = await whyNotClaim(path);
+    if (refusal) {
+      logger.warn({ path }, `admin channel disabled: ${refusal}`);
+      await closeServer(server);
+      return null;
+    }
+    await rename(privatePath, path);
+    logger.info({ path }, 'admin channel listening');
+    return {
+      path,
+      async close() {
+        await closeServer(server);
+        // Only our own socket: another server may have taken the path over meanwhile.
+        const current = await lstat(path).catch(() => null);
+        if (current && current.ino === ours.ino && current.dev === ours.dev) await unlink(path).catch(() => undefined);
+      },
+    };
+  } catch (error) {
+    // The server still serves HTTP; only local CLI verbs lose their way in, and the log says why.
+    logger.warn({ err: error, path }, 'admin channel disabled: it could not be opened');
     await closeServer(server);
+    await rm(privatePath, { force: true });
     return null;
   }
-  await rename(privatePath, path);
-  logger.info({ path }, 'admin channel listening');
-  return {
-    path,
-    async close() {
-      await closeServer(server);
-      // Only our own socket: another server may have taken the path over meanwhile.
-      const current = await lstat(path).catch(() => null);
-      if (current && current.ino === ours.ino && current.dev === ours.dev) await unlink(path).catch(() => undefined);
-    },
-  };
+}
+
+/** Listens on a name no CLI looks at, owner-only, and returns the socket's identity. */
+async function bindPrivately(server: Server, path: string): Promise<Stats> {
+  await rm(path, { force: true });
+  await listen(server, path);
+  await chmod(path, 0o600);
+  return lstat(path);
 }
 
 async function whyNotClaim(path: string): Promise<string | null> {
@@ -89,6 +102,7 @@ function listen(server: Server, path: string): Promise<void> {
 
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
+    // Resolves also when the server never listened (close() then reports ERR_SERVER_NOT_RUNNING).
     server.close(() => resolve());
     // Connections between requests would otherwise hold close() open; running verbs are waited for.
     server.closeIdleConnections();

@@ -1,0 +1,67 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../platform/db/index.js';
+
+/** The account an external identity (provider id + the provider's `sub`) signs in to, if linked. */
+export async function findLinkedUserId(db: Kysely<DB>, provider: string, subject: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('external_identities')
+    .select('user_id')
+    .where('provider', '=', provider)
+    .where('subject', '=', subject)
+    .executeTakeFirst();
+  return row?.user_id;
+}
+
+/** Returns false when the identity is already linked (to this or, by a race, another account). */
+export async function linkExternalIdentity(db: Kysely<DB>, provider: string, subject: string, userId: string): Promise<boolean> {
+  const result = await db
+    .insertInto('external_identities')
+    .values({ provider, subject, user_id: userId })
+    .onConflict((oc) => oc.columns(['provider', 'subject']).doNothing())
+    .executeTakeFirst();
+  return result.numInsertedOrUpdatedRows === 1n;
+}
+
+export interface LinkCandidate {
+  id: string;
+  active: boolean;
+  email_verified: boolean;
+  has_password: boolean;
+}
+
+/** The account holding a normalized email, with what linking needs to know about it. */
+export async function findLinkCandidate(db: Kysely<DB>, email: string): Promise<LinkCandidate | undefined> {
+  const row = await db
+    .selectFrom('users')
+    .select(['id', 'status', 'email_verified_at', 'password_hash'])
+    .where('email', '=', email)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return { id: row.id, active: row.status === 'active', email_verified: row.email_verified_at !== null, has_password: row.password_hash !== null };
+}
+
+/** Creates a password-less account; returns false if the email was taken meanwhile. */
+export async function insertExternalUser(
+  db: Kysely<DB>,
+  user: { id: string; email: string; name: string | null; emailVerifiedAt: Date | null },
+): Promise<boolean> {
+  const result = await db
+    .insertInto('users')
+    .values({ id: user.id, email: user.email, name: user.name, password_hash: null, email_verified_at: user.emailVerifiedAt })
+    .onConflict((oc) => oc.column('email').doNothing())
+    .executeTakeFirst();
+  return result.numInsertedOrUpdatedRows === 1n;
+}
+
+/**
+ * The provider proved the address an unverified account was registered with: whoever set that
+ * account's password never did, so the password goes (pre-account-takeover defence) and the
+ * address counts as verified.
+ */
+export async function claimUnverifiedAccount(db: Kysely<DB>, userId: string, now: Date): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({ password_hash: null, email_verified_at: now, updated_at: now })
+    .where('id', '=', userId)
+    .execute();
+}

@@ -1,0 +1,265 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
+import * as client from 'openid-client';
+import { recordAuditEvent } from '../audit/index.js';
+import type { SecurityAction } from '../audit/index.js';
+import type { IdentityConfig, OidcProviderConfig, RampartEnv } from '../config.js';
+import type { Clock } from '../platform/clock.js';
+import type { DB } from '../platform/db/index.js';
+import { defineErrors, httpErrors } from '../platform/http/index.js';
+import type { LoginResult } from './auth.service.js';
+import { normalizeEmail } from './email.js';
+import { identityErrors } from './identity.errors.js';
+import type { Mfa } from './mfa.service.js';
+import type { OneTimeTokens } from './one-time-tokens.js';
+import * as repo from './oidc.repository.js';
+import { bumpTokenVersion } from './principals.repository.js';
+import type { RequestMeta, Sessions } from './sessions.service.js';
+
+export const oidcErrors = defineErrors({
+  provider_not_found: { status: 404, message: 'No sign-in provider by that name' },
+  external_sign_in_failed: { status: 400, message: 'The sign-in provider did not complete the sign-in; start again' },
+  external_email_missing: { status: 400, message: 'The sign-in provider did not share a valid email address' },
+  external_email_unverified: {
+    status: 409,
+    message: 'An account with this email exists, and the sign-in provider has not verified the address; sign in with your password instead',
+  },
+});
+
+export interface OidcDependencies {
+  db: Kysely<DB>;
+  clock: Clock;
+  env: RampartEnv;
+  publicUrl: string;
+  config: IdentityConfig;
+  sessions: Sessions;
+  mfa: Mfa;
+  tokens: OneTimeTokens;
+}
+
+/** What a sign-in carries from /start to /callback, in the single-use `oidc_state` token's data. */
+interface StateData {
+  provider: string;
+  nonce: string;
+  code_verifier: string;
+}
+
+export interface CallbackInput {
+  state: string;
+  /** The state the browser that started the sign-in holds (cookie); binds the flow to that browser. */
+  browserState: string | null;
+  /** The callback's query string as received, for the library to read code, state, iss or error from. */
+  search: string;
+}
+
+/** External accounts are a second way in; amr `ext` (RFC 8176 has no OIDC value) marks such sessions. */
+const AMR = ['ext'];
+const STATE_TTL_MS = 10 * 60_000;
+const MFA_CHALLENGE_MS = 5 * 60_000;
+const SCOPE = 'openid email profile';
+const DISCOVERY_TIMEOUT_SECONDS = 10;
+
+/**
+ * OpenID Connect sign-in: authorization code with PKCE (S256), `state` and `nonce`, through
+ * openid-client, which checks the ID token's signature, issuer, audience, nonce and expiry.
+ * A provider's account signs in to the Rampart account it is linked to; failing that it is linked
+ * to the account with the same email only when the provider says the address is verified;
+ * failing that a new account is created (not in invite-only mode).
+ */
+export function createOidc(deps: OidcDependencies) {
+  const { db, clock } = deps;
+  const providers = new Map(deps.config.oidcProviders.map((provider) => [provider.id, provider]));
+  // Discovery happens on first use, not at start-up, so an unreachable provider cannot stop Rampart.
+  const discovered = new Map<string, Promise<client.Configuration>>();
+
+  function providerOf(id: string): OidcProviderConfig {
+    const provider = providers.get(id);
+    if (!provider) throw oidcErrors.provider_not_found();
+    return provider;
+  }
+
+  function callbackUrl(provider: OidcProviderConfig): URL {
+    return new URL(`${deps.publicUrl}/v1/auth/oidc/${provider.id}/callback`);
+  }
+
+  function configurationOf(provider: OidcProviderConfig): Promise<client.Configuration> {
+    let pending = discovered.get(provider.id);
+    if (!pending) {
+      // Plain http only for a local test provider; config.ts refuses an http issuer in production.
+      const insecure = new URL(provider.issuer).protocol === 'http:' && deps.env !== 'production';
+      pending = client.discovery(new URL(provider.issuer), provider.clientId, provider.clientSecret, undefined, {
+        execute: insecure ? [client.allowInsecureRequests] : [],
+        timeout: DISCOVERY_TIMEOUT_SECONDS,
+      });
+      // A failed discovery is retried on the next sign-in rather than remembered.
+      pending.catch(() => discovered.delete(provider.id));
+      discovered.set(provider.id, pending);
+    }
+    return pending;
+  }
+
+  function audit(executor: Kysely<DB>, principalId: string, action: SecurityAction, meta: RequestMeta, metadata: Record<string, unknown>) {
+    return recordAuditEvent(executor, { realm: 'user', principalId, action, ip: meta.ip, userAgent: meta.userAgent, metadata, at: clock.now() });
+  }
+
+  /** Maps the library's failures: the provider being unreachable is ours to retry, anything else a failed sign-in. */
+  function toSignInError(error: unknown, provider: OidcProviderConfig, log: FastifyBaseLogger): Error {
+    const reason = describe(error);
+    log.warn({ provider: provider.id, reason }, 'external sign-in failed');
+    const unreachable =
+      (error instanceof TypeError && error.message === 'fetch failed') ||
+      (error instanceof client.ClientError && (error.code === 'OAUTH_TIMEOUT' || error.code === 'OAUTH_ABORT'));
+    if (unreachable) return httpErrors.unavailable('The sign-in provider is unreachable; retry later', { headers: { 'retry-after': '5' } });
+    if (error instanceof client.AuthorizationResponseError || error instanceof client.ResponseBodyError || error instanceof client.ClientError) {
+      return oidcErrors.external_sign_in_failed();
+    }
+    return error instanceof Error ? error : new Error(reason);
+  }
+
+  /** Claims from the ID token, completed from the UserInfo endpoint when the token leaves the email out. */
+  async function claimsOf(configuration: client.Configuration, tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers) {
+    const idToken = tokens.claims();
+    if (!idToken) throw oidcErrors.external_sign_in_failed();
+    if (typeof idToken.email === 'string') return idToken;
+    // fetchUserInfo refuses a response whose `sub` differs from the ID token's.
+    const userInfo = await client.fetchUserInfo(configuration, tokens.access_token, idToken.sub);
+    return { ...userInfo, ...idToken, email: userInfo.email, email_verified: userInfo.email_verified };
+  }
+
+  /** The account this external identity signs in to: linked, linked now by verified email, or new. */
+  async function resolveAccount(
+    trx: Kysely<DB>,
+    provider: OidcProviderConfig,
+    claims: { sub: string; email?: unknown; email_verified?: unknown; name?: unknown },
+    meta: RequestMeta,
+  ): Promise<{ ok: true; userId: string } | { ok: false; error: Error }> {
+    const linked = await repo.findLinkedUserId(trx, provider.id, claims.sub);
+    if (linked) return { ok: true, userId: linked };
+    const email = typeof claims.email === 'string' ? normalizeEmail(claims.email) : null;
+    if (!email) return { ok: false, error: oidcErrors.external_email_missing() };
+    // Only the boolean true: some providers send the string "false", which is truthy.
+    const verified = claims.email_verified === true;
+    const existing = await repo.findLinkCandidate(trx, email);
+    if (existing) {
+      if (!existing.active) return { ok: false, error: identityErrors.unauthenticated() };
+      if (!verified) {
+        await audit(trx, existing.id, 'auth.login.failed', meta, { reason: 'external_email_unverified', provider: provider.id });
+        return { ok: false, error: oidcErrors.external_email_unverified() };
+      }
+      if (!existing.email_verified) {
+        await repo.claimUnverifiedAccount(trx, existing.id, clock.now());
+        await bumpTokenVersion(trx, 'user', existing.id);
+        await deps.sessions.revoke(trx, { realm: 'user', principalId: existing.id }, 'claimed_by_verified_owner');
+      }
+      await repo.linkExternalIdentity(trx, provider.id, claims.sub, existing.id);
+      await audit(trx, existing.id, 'auth.external_identity.linked', meta, {
+        provider: provider.id,
+        password_removed: !existing.email_verified && existing.has_password,
+      });
+      return { ok: true, userId: existing.id };
+    }
+    if (deps.config.signup === 'invite_only') return { ok: false, error: identityErrors.signup_disabled() };
+    const userId = randomUUID();
+    const name = typeof claims.name === 'string' ? claims.name.trim().slice(0, 200) || null : null;
+    if (!(await repo.insertExternalUser(trx, { id: userId, email, name, emailVerifiedAt: verified ? clock.now() : null }))) {
+      return { ok: false, error: identityErrors.email_taken() };
+    }
+    await repo.linkExternalIdentity(trx, provider.id, claims.sub, userId);
+    await audit(trx, userId, 'auth.signup', meta, { provider: provider.id });
+    return { ok: true, userId };
+  }
+
+  return {
+    /** Starts a sign-in: returns the provider's authorization URL and the state to bind to the browser. */
+    async start(providerId: string, log: FastifyBaseLogger): Promise<{ url: string; state: string }> {
+      const provider = providerOf(providerId);
+      let configuration: client.Configuration;
+      try {
+        configuration = await configurationOf(provider);
+      } catch (error) {
+        throw toSignInError(error, provider, log);
+      }
+      const data: StateData = { provider: provider.id, nonce: client.randomNonce(), code_verifier: client.randomPKCECodeVerifier() };
+      // The state is the one-time token itself: 256 random bits, stored only as a keyed hash.
+      const state = await deps.tokens.issue(db, {
+        purpose: 'oidc_state',
+        realm: 'user',
+        principalId: null,
+        expiresAt: new Date(clock.now().getTime() + STATE_TTL_MS),
+        data: { ...data },
+      });
+      const url = client.buildAuthorizationUrl(configuration, {
+        redirect_uri: callbackUrl(provider).href,
+        scope: SCOPE,
+        state,
+        nonce: data.nonce,
+        code_challenge: await client.calculatePKCECodeChallenge(data.code_verifier),
+        code_challenge_method: 'S256',
+      });
+      return { url: url.href, state };
+    },
+
+    /** Completes a sign-in. With MFA on, the account's second factor is still asked for. */
+    async callback(providerId: string, input: CallbackInput, meta: RequestMeta, log: FastifyBaseLogger): Promise<LoginResult> {
+      const provider = providerOf(providerId);
+      // Without the browser binding a link crafted by someone else would sign the victim in to the sender's account.
+      if (input.browserState !== input.state) throw identityErrors.invalid_token('The sign-in was not started in this browser; start again');
+      const now = clock.now();
+      // Spent before the code exchange, in its own transaction: a state works once even if what follows fails.
+      const stored = await db.transaction().execute(async (trx) => {
+        const token = await deps.tokens.lock(trx, 'oidc_state', input.state, now);
+        if (!token) return undefined;
+        await deps.tokens.spend(trx, token.token_hash, now);
+        return token.data as Partial<StateData>;
+      });
+      if (!stored || stored.provider !== provider.id || !stored.nonce || !stored.code_verifier) {
+        throw identityErrors.invalid_token('The sign-in has expired or was already completed; start again');
+      }
+      let claims: Awaited<ReturnType<typeof claimsOf>>;
+      try {
+        const configuration = await configurationOf(provider);
+        const currentUrl = callbackUrl(provider);
+        currentUrl.search = input.search;
+        const tokens = await client.authorizationCodeGrant(configuration, currentUrl, {
+          pkceCodeVerifier: stored.code_verifier,
+          expectedState: input.state,
+          expectedNonce: stored.nonce,
+          idTokenExpected: true,
+        });
+        claims = await claimsOf(configuration, tokens);
+      } catch (error) {
+        throw toSignInError(error, provider, log);
+      }
+      // Failures that write an audit event must commit it, hence a result rather than a throw inside.
+      const outcome = await db.transaction().execute(async (trx): Promise<{ ok: true; result: LoginResult } | { ok: false; error: Error }> => {
+        const account = await resolveAccount(trx, provider, claims, meta);
+        if (!account.ok) return account;
+        if (await deps.mfa.isEnabled('user', account.userId)) {
+          // Same challenge as a password sign-in: the account's own second factor is not skipped.
+          const mfaToken = await deps.tokens.issue(trx, {
+            purpose: 'mfa_challenge',
+            realm: 'user',
+            principalId: account.userId,
+            expiresAt: new Date(clock.now().getTime() + MFA_CHALLENGE_MS),
+            data: { attempts: 0, amr: AMR, provider: provider.id },
+          });
+          return { ok: true, result: { mfa_required: true, mfa_token: mfaToken } };
+        }
+        await audit(trx, account.userId, 'auth.login.succeeded', meta, { amr: AMR, provider: provider.id });
+        return { ok: true, result: await deps.sessions.open(trx, 'user', account.userId, AMR, meta) };
+      });
+      if (!outcome.ok) throw outcome.error;
+      return outcome.result;
+    },
+  };
+}
+
+export type Oidc = ReturnType<typeof createOidc>;
+
+function describe(error: unknown): string {
+  if (error instanceof client.AuthorizationResponseError) return `authorization error: ${error.error}`;
+  if (error instanceof client.ResponseBodyError) return `token endpoint error: ${error.error}`;
+  if (error instanceof client.ClientError) return `${error.code ?? 'client error'}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,442 @@
+import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as OTPAuth from 'otpauth';
+import Provider from 'oidc-provider';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { createTestApp } from '../helpers/app.js';
+import type { TestApp } from '../helpers/app.js';
+
+const PASSWORD = 'vivid otter marble lantern';
+const PUBLIC_URL = 'http://127.0.0.1:4000';
+const CLIENT_ID = 'rampart';
+const CLIENT_SECRET = 'test-client-secret-5f0c2a';
+
+interface ProviderAccount {
+  email: string;
+  email_verified: boolean;
+  name: string;
+}
+
+/**
+ * A real OpenID Connect provider (oidc-provider) on 127.0.0.1. Its login and consent pages are
+ * replaced by a handler that signs in `signInAs` and grants what was asked, so a test drives the
+ * whole flow with plain HTTP requests, as a browser following redirects would.
+ */
+class TestProvider {
+  readonly accounts = new Map<string, ProviderAccount>();
+  signInAs = '';
+  private constructor(
+    readonly issuer: string,
+    private readonly server: Server,
+  ) {}
+
+  static async start(redirectUris: string[]): Promise<TestProvider> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const testProvider = new TestProvider(issuer, server);
+    const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+    const provider = new Provider(issuer, {
+      clients: [
+        {
+          client_id: CLIENT_ID,
+          client_secret: CLIENT_SECRET,
+          redirect_uris: redirectUris,
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+          token_endpoint_auth_method: 'client_secret_post',
+        },
+      ],
+      jwks: { keys: [{ ...signingKey, kid: 'test', alg: 'RS256', use: 'sig' }] },
+      cookies: { keys: ['oidc-test-cookie-key'] },
+      claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+      features: { devInteractions: { enabled: false } },
+      interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+      findAccount: (_ctx, sub) => {
+        const account = testProvider.accounts.get(sub);
+        return account ? { accountId: sub, claims: () => ({ sub, ...account }) } : undefined;
+      },
+    });
+    const handle = provider.callback();
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (!req.url?.startsWith('/interaction/')) return handle(req, res);
+      testProvider.interact(provider, req, res).catch((error: unknown) => {
+        res.statusCode = 500;
+        res.end(String(error));
+      });
+    });
+    return testProvider;
+  }
+
+  private async interact(provider: Provider, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const details = await provider.interactionDetails(req, res);
+    if (details.prompt.name === 'login') {
+      await provider.interactionFinished(req, res, { login: { accountId: this.signInAs } }, { mergeWithLastSubmission: false });
+      return;
+    }
+    const accountId = details.session?.accountId;
+    if (!accountId) throw new Error('consent without a session');
+    const grant = new provider.Grant({ accountId, clientId: String(details.params.client_id) });
+    grant.addOIDCScope(String(details.params.scope));
+    await provider.interactionFinished(req, res, { consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: true });
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** A started sign-in, stopped where the provider sends the browser back to Rampart. */
+interface ReturnTrip {
+  /** Path and query of Rampart's callback, as the provider redirected to it. */
+  callbackPath: string;
+  /** The Cookie header of the browser that started the sign-in. */
+  cookie: string;
+  state: string;
+}
+
+async function startSignIn(t: TestApp, provider = 'test'): Promise<{ location: string; cookie: string; state: string }> {
+  const start = await t.app.inject({ method: 'GET', url: `/v1/auth/oidc/${provider}/start` });
+  expect(start.statusCode, start.body).toBe(302);
+  const setCookie = String(start.headers['set-cookie']);
+  const cookie = setCookie.split(';')[0] ?? '';
+  const location = String(start.headers.location);
+  const state = new URL(location).searchParams.get('state') ?? '';
+  expect(cookie).toBe(`rampart_oidc_state=${state}`);
+  return { location, cookie, state };
+}
+
+/** Follows the provider's redirects with a fresh cookie jar (a new browser) until it returns to Rampart. */
+async function visitProvider(location: string): Promise<string> {
+  const jar = new Map<string, string>();
+  let url = location;
+  for (let hop = 0; hop < 12; hop += 1) {
+    if (url.startsWith(`${PUBLIC_URL}/`)) return url.slice(PUBLIC_URL.length);
+    const response = await fetch(url, { redirect: 'manual', headers: { cookie: [...jar].map(([name, value]) => `${name}=${value}`).join('; ') } });
+    for (const line of response.headers.getSetCookie()) {
+      const pair = line.split(';')[0] ?? '';
+      const name = pair.slice(0, pair.indexOf('='));
+      const value = pair.slice(pair.indexOf('=') + 1);
+      if (value) jar.set(name, value);
+      else jar.delete(name);
+    }
+    const next = response.headers.get('location');
+    if (response.status < 300 || response.status >= 400 || !next) throw new Error(`provider answered ${response.status}: ${await response.text()}`);
+    url = new URL(next, url).href;
+  }
+  throw new Error('too many redirects');
+}
+
+async function goThroughProvider(t: TestApp, oidc: TestProvider, accountId: string): Promise<ReturnTrip> {
+  oidc.signInAs = accountId;
+  const { location, cookie, state } = await startSignIn(t);
+  return { callbackPath: await visitProvider(location), cookie, state };
+}
+
+function callback(t: TestApp, trip: ReturnTrip, cookie: string | null = trip.cookie) {
+  return t.app.inject({ method: 'GET', url: trip.callbackPath, headers: cookie ? { cookie } : {} });
+}
+
+async function signInWith(t: TestApp, oidc: TestProvider, accountId: string) {
+  return callback(t, await goThroughProvider(t, oidc, accountId));
+}
+
+function me(t: TestApp, accessToken: string) {
+  return t.app.inject({ method: 'GET', url: '/v1/me', headers: { authorization: `Bearer ${accessToken}` } });
+}
+
+async function signUp(t: TestApp, email: string, options: { verified: boolean }): Promise<string> {
+  const response = await t.app.inject({ method: 'POST', url: '/v1/auth/signup', payload: { email, password: PASSWORD } });
+  expect(response.statusCode, response.body).toBe(201);
+  const id = response.json<{ user: { id: string } }>().user.id;
+  if (options.verified) await t.db.database.db.updateTable('users').set({ email_verified_at: new Date() }).where('id', '=', id).execute();
+  return id;
+}
+
+function passwordLogin(t: TestApp, email: string) {
+  return t.app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email, password: PASSWORD } });
+}
+
+async function linkedIdentities(t: TestApp, userId: string) {
+  return t.db.database.db.selectFrom('external_identities').select(['provider', 'subject']).where('user_id', '=', userId).execute();
+}
+
+function providersEnv(oidc: TestProvider, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    RAMPART_PUBLIC_URL: PUBLIC_URL,
+    RAMPART_OIDC_PROVIDERS: JSON.stringify([{ id: 'test', issuer: oidc.issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, name: 'Test IdP' }]),
+    ...extra,
+  };
+}
+
+describe('OpenID Connect sign-in against a real provider', () => {
+  let oidc: TestProvider;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    oidc = await TestProvider.start([`${PUBLIC_URL}/v1/auth/oidc/test/callback`]);
+    t = await createTestApp(providersEnv(oidc));
+  }, 60_000);
+  afterAll(async () => {
+    await t.close();
+    await oidc.close();
+  });
+
+  it('redirects to the provider with PKCE S256, state and nonce', async () => {
+    const { location, state } = await startSignIn(t);
+    const url = new URL(location);
+    expect(url.origin).toBe(oidc.issuer);
+    expect(Object.fromEntries(url.searchParams)).toMatchObject({
+      client_id: CLIENT_ID,
+      response_type: 'code',
+      redirect_uri: `${PUBLIC_URL}/v1/auth/oidc/test/callback`,
+      scope: 'openid email profile',
+      code_challenge_method: 'S256',
+      state,
+    });
+    expect(url.searchParams.get('code_challenge')).toMatch(/^[\w-]{43}$/);
+    expect(url.searchParams.get('nonce')).toBeTruthy();
+    expect(state.length).toBeGreaterThanOrEqual(43);
+  });
+
+  it('creates an account for a new external identity, then signs it in again', async () => {
+    oidc.accounts.set('sub-alice', { email: ' Alice@Example.ORG', email_verified: true, name: 'Alice' });
+    const first = await signInWith(t, oidc, 'sub-alice');
+    expect(first.statusCode, first.body).toBe(200);
+    expect(first.json()).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
+    const profile = await me(t, first.json().access_token);
+    expect(profile.statusCode, profile.body).toBe(200);
+    expect(profile.json()).toMatchObject({ email: 'alice@example.org', name: 'Alice', email_verified: true });
+    const userId = profile.json<{ id: string }>().id;
+    expect(await linkedIdentities(t, userId)).toEqual([{ provider: 'test', subject: 'sub-alice' }]);
+    const session = await t.db.database.db.selectFrom('sessions').select('amr').where('principal_id', '=', userId).executeTakeFirstOrThrow();
+    expect(session.amr).toEqual(['ext']);
+
+    const again = await signInWith(t, oidc, 'sub-alice');
+    expect(again.statusCode, again.body).toBe(200);
+    expect((await me(t, again.json().access_token)).json().id).toBe(userId);
+    // No password: the account cannot be signed in to with one.
+    expect((await passwordLogin(t, 'alice@example.org')).statusCode).toBe(401);
+
+    const events = await t.app.inject({ method: 'GET', url: '/v1/me/security-events', headers: { authorization: `Bearer ${again.json().access_token}` } });
+    const recorded = events.json<{ data: Array<{ action: string; metadata: Record<string, unknown> }> }>().data;
+    expect(recorded.map((event) => event.action)).toEqual(['auth.login.succeeded', 'auth.login.succeeded', 'auth.signup']);
+    expect(recorded[0]?.metadata).toMatchObject({ provider: 'test', amr: ['ext'] });
+    expect(recorded[2]?.metadata).toMatchObject({ provider: 'test' });
+  });
+
+  it('keeps the provider unverified flag on a new account', async () => {
+    oidc.accounts.set('sub-frank', { email: 'frank@example.org', email_verified: false, name: 'Frank' });
+    const response = await signInWith(t, oidc, 'sub-frank');
+    expect(response.statusCode, response.body).toBe(200);
+    expect((await me(t, response.json().access_token)).json()).toMatchObject({ email: 'frank@example.org', email_verified: false });
+  });
+
+  it('links an existing account when the provider has verified the email', async () => {
+    const userId = await signUp(t, 'bob@example.org', { verified: true });
+    oidc.accounts.set('sub-bob', { email: 'BOB@example.org', email_verified: true, name: 'Bob' });
+    const response = await signInWith(t, oidc, 'sub-bob');
+    expect(response.statusCode, response.body).toBe(200);
+    expect((await me(t, response.json().access_token)).json().id).toBe(userId);
+    expect(await linkedIdentities(t, userId)).toEqual([{ provider: 'test', subject: 'sub-bob' }]);
+    // The account keeps its password.
+    expect((await passwordLogin(t, 'bob@example.org')).statusCode).toBe(200);
+    const linked = await t.db.database.db.selectFrom('security_events').select('metadata').where('principal_id', '=', userId).where('action', '=', 'auth.external_identity.linked').execute();
+    expect(linked).toHaveLength(1);
+  });
+
+  it('does not link an existing account when the provider says the email is not verified', async () => {
+    const userId = await signUp(t, 'carol@example.org', { verified: true });
+    oidc.accounts.set('sub-carol', { email: 'carol@example.org', email_verified: false, name: 'Mallory' });
+    const response = await signInWith(t, oidc, 'sub-carol');
+    expect(response.statusCode, response.body).toBe(409);
+    expect(response.json().error.code).toBe('external_email_unverified');
+    expect(response.json()).not.toHaveProperty('access_token');
+    expect(await linkedIdentities(t, userId)).toEqual([]);
+    const sessions = await t.db.database.db.selectFrom('sessions').select('id').where('principal_id', '=', userId).execute();
+    expect(sessions).toEqual([]);
+    const failure = await t.db.database.db.selectFrom('security_events').select('metadata').where('principal_id', '=', userId).where('action', '=', 'auth.login.failed').executeTakeFirstOrThrow();
+    expect(failure.metadata).toMatchObject({ reason: 'external_email_unverified', provider: 'test' });
+  });
+
+  it('takes over a never-verified account for the proven owner: its password and sessions end', async () => {
+    // Someone registered the address first (pre-account-takeover); the provider proves who owns it.
+    const userId = await signUp(t, 'dave@example.org', { verified: false });
+    const squatter = await passwordLogin(t, 'dave@example.org');
+    expect(squatter.statusCode).toBe(200);
+    oidc.accounts.set('sub-dave', { email: 'dave@example.org', email_verified: true, name: 'Dave' });
+    const response = await signInWith(t, oidc, 'sub-dave');
+    expect(response.statusCode, response.body).toBe(200);
+    const profile = (await me(t, response.json().access_token)).json();
+    expect(profile).toMatchObject({ id: userId, email_verified: true });
+    expect((await me(t, squatter.json().access_token)).statusCode).toBe(401);
+    expect((await passwordLogin(t, 'dave@example.org')).statusCode).toBe(401);
+  });
+
+  it('refuses a replayed state, and a callback from a browser that did not start the sign-in', async () => {
+    oidc.accounts.set('sub-gina', { email: 'gina@example.org', email_verified: true, name: 'Gina' });
+    const trip = await goThroughProvider(t, oidc, 'sub-gina');
+    const foreign = await callback(t, trip, null);
+    expect(foreign.statusCode).toBe(400);
+    expect(foreign.json().error.code).toBe('invalid_token');
+    const other = await callback(t, trip, 'rampart_oidc_state=someone-elses-state');
+    expect(other.statusCode).toBe(400);
+
+    const first = await callback(t, trip);
+    expect(first.statusCode, first.body).toBe(200);
+    expect(String(first.headers['set-cookie'])).toMatch(/^rampart_oidc_state=; .*Max-Age=0/);
+    const replay = await callback(t, trip);
+    expect(replay.statusCode).toBe(400);
+    expect(replay.json().error.code).toBe('invalid_token');
+  });
+
+  it('refuses a state it never issued', async () => {
+    const response = await t.app.inject({ method: 'GET', url: '/v1/auth/oidc/test/callback?code=abc&state=forged', headers: { cookie: 'rampart_oidc_state=forged' } });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('invalid_token');
+  });
+
+  it('refuses a code obtained in another sign-in (PKCE and nonce bind the code to its start)', async () => {
+    oidc.accounts.set('sub-hugo', { email: 'hugo@example.org', email_verified: true, name: 'Hugo' });
+    const stolen = await goThroughProvider(t, oidc, 'sub-hugo');
+    const victim = await startSignIn(t);
+    const code = new URL(stolen.callbackPath, PUBLIC_URL).searchParams.get('code') ?? '';
+    const injected = await t.app.inject({
+      method: 'GET',
+      url: `/v1/auth/oidc/test/callback?${new URLSearchParams({ code, state: victim.state, iss: oidc.issuer })}`,
+      headers: { cookie: victim.cookie },
+    });
+    expect(injected.statusCode, injected.body).toBe(400);
+    expect(injected.json().error.code).toBe('external_sign_in_failed');
+  });
+
+  it('answers a provider error with a failed sign-in and no session', async () => {
+    const { cookie, state } = await startSignIn(t);
+    const response = await t.app.inject({
+      method: 'GET',
+      url: `/v1/auth/oidc/test/callback?${new URLSearchParams({ error: 'access_denied', state, iss: oidc.issuer })}`,
+      headers: { cookie },
+    });
+    expect(response.statusCode, response.body).toBe(400);
+    expect(response.json().error.code).toBe('external_sign_in_failed');
+  });
+
+  it('answers 404 for an unknown provider', async () => {
+    const start = await t.app.inject({ method: 'GET', url: '/v1/auth/oidc/nope/start' });
+    expect(start.statusCode).toBe(404);
+    expect(start.json().error.code).toBe('provider_not_found');
+    const back = await t.app.inject({ method: 'GET', url: '/v1/auth/oidc/nope/callback?code=x&state=y', headers: { cookie: 'rampart_oidc_state=y' } });
+    expect(back.statusCode).toBe(404);
+  });
+
+  it('still asks for the second factor of an account with MFA on', async () => {
+    const userId = await signUp(t, 'ivy@example.org', { verified: true });
+    const tokens = (await passwordLogin(t, 'ivy@example.org')).json<{ access_token: string }>();
+    const auth = { authorization: `Bearer ${tokens.access_token}` };
+    const enrolment = await t.app.inject({ method: 'POST', url: '/v1/me/mfa/totp', headers: auth });
+    expect(enrolment.statusCode, enrolment.body).toBe(200);
+    const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(enrolment.json<{ secret: string }>().secret) });
+    const confirm = await t.app.inject({ method: 'POST', url: '/v1/me/mfa/totp/confirm', headers: auth, payload: { code: totp.generate() } });
+    expect(confirm.statusCode, confirm.body).toBe(200);
+
+    oidc.accounts.set('sub-ivy', { email: 'ivy@example.org', email_verified: true, name: 'Ivy' });
+    const response = await signInWith(t, oidc, 'sub-ivy');
+    expect(response.statusCode, response.body).toBe(200);
+    const challenge = response.json<{ mfa_required: boolean; mfa_token: string }>();
+    expect(challenge).toMatchObject({ mfa_required: true });
+    expect(response.json()).not.toHaveProperty('access_token');
+    const second = await t.app.inject({
+      method: 'POST',
+      url: '/v1/auth/login/mfa',
+      payload: { mfa_token: challenge.mfa_token, code: totp.generate({ timestamp: Date.now() + 30_000 }) },
+    });
+    expect(second.statusCode, second.body).toBe(200);
+    expect((await me(t, second.json().access_token)).json().id).toBe(userId);
+  });
+});
+
+describe('OpenID Connect sign-in in invite-only mode', () => {
+  let oidc: TestProvider;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    oidc = await TestProvider.start([`${PUBLIC_URL}/v1/auth/oidc/test/callback`]);
+    t = await createTestApp(providersEnv(oidc, { RAMPART_SIGNUP: 'invite_only' }));
+  }, 60_000);
+  afterAll(async () => {
+    await t.close();
+    await oidc.close();
+  });
+
+  it('creates no account for an unknown person', async () => {
+    oidc.accounts.set('sub-zoe', { email: 'zoe@example.org', email_verified: true, name: 'Zoe' });
+    const response = await signInWith(t, oidc, 'sub-zoe');
+    expect(response.statusCode, response.body).toBe(403);
+    expect(response.json().error.code).toBe('signup_disabled');
+    expect(await t.db.database.db.selectFrom('users').select('id').where('email', '=', 'zoe@example.org').execute()).toEqual([]);
+  });
+
+  it('still signs in an existing account by its verified email', async () => {
+    const id = randomUUID();
+    await t.db.database.db.insertInto('users').values({ id, email: 'yann@example.org', name: 'Yann', email_verified_at: new Date() }).execute();
+    oidc.accounts.set('sub-yann', { email: 'yann@example.org', email_verified: true, name: 'Yann' });
+    const response = await signInWith(t, oidc, 'sub-yann');
+    expect(response.statusCode, response.body).toBe(200);
+    expect((await me(t, response.json().access_token)).json().id).toBe(id);
+  });
+});
+
+describe('RAMPART_OIDC_PROVIDERS', () => {
+  const valid = { id: 'google', issuer: 'https://accounts.google.com', client_id: 'cid', client_secret: 'very-secret-value', name: 'Google' };
+  const load = (providers: unknown, extra: Record<string, string> = {}) =>
+    loadConfig({ RAMPART_ROOT_KEY: Buffer.alloc(32, 1).toString('base64'), RAMPART_OIDC_PROVIDERS: typeof providers === 'string' ? providers : JSON.stringify(providers), ...extra });
+  const failure = (providers: unknown, extra: Record<string, string> = {}): ConfigError => {
+    try {
+      load(providers, extra);
+    } catch (error) {
+      if (error instanceof ConfigError) return error;
+      throw error;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it('reads providers, the name defaulting to the id', () => {
+    const { name: _name, ...unnamed } = valid;
+    expect(load([valid, { ...unnamed, id: 'corp' }]).identity.oidcProviders).toEqual([
+      { id: 'google', issuer: 'https://accounts.google.com', clientId: 'cid', clientSecret: 'very-secret-value', name: 'Google' },
+      { id: 'corp', issuer: 'https://accounts.google.com', clientId: 'cid', clientSecret: 'very-secret-value', name: 'corp' },
+    ]);
+    expect(loadConfig({ RAMPART_ROOT_KEY: Buffer.alloc(32, 1).toString('base64') }).identity.oidcProviders).toEqual([]);
+  });
+
+  it('names the variable and never echoes the secret', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      ['[{"id":"google","client_secret":"very-secret-value",', /must be a JSON array/],
+      [{ ...valid }, /must be a JSON array/],
+      [[{ ...valid, client_id: '' }], /\[0\]\.client_id is required/],
+      [[{ ...valid, client_secret: undefined }], /\[0\]\.client_secret is required/],
+      [[{ ...valid, id: 'Bad Id' }], /\[0\]\.id must be/],
+      [[{ ...valid, issuer: 'not a url' }], /\[0\]\.issuer must be a URL/],
+      [[{ ...valid, issuer: 'ftp://example.org' }], /\[0\]\.issuer must use/],
+      [[valid, valid], /lists the provider id "google" twice/],
+    ];
+    for (const [providers, message] of cases) {
+      const error = failure(providers);
+      expect(error.message).toMatch(/^RAMPART_OIDC_PROVIDERS/);
+      expect(error.message).toMatch(message);
+      expect(error.message).not.toContain('very-secret-value');
+    }
+  });
+
+  it('refuses an http issuer in production and allows it elsewhere', () => {
+    const local = [{ ...valid, issuer: 'http://127.0.0.1:9000' }];
+    expect(load(local).identity.oidcProviders[0]?.issuer).toBe('http://127.0.0.1:9000');
+    const production = { RAMPART_ENV: 'production', RAMPART_TRUSTED_PROXIES: '127.0.0.1', RAMPART_SMTP_URL: 'smtp://mail.example.org' };
+    expect(failure(local, production).message).toMatch(/RAMPART_OIDC_PROVIDERS\[0\]\.issuer must use https: in production/);
+  });
+});
