@@ -34,9 +34,9 @@ interface Measurement {
 
 async function run(): Promise<void> {
   const durationSeconds = envNumber('BENCH_DURATION', 10);
-  const rounds = Math.round(envNumber('BENCH_ROUNDS', 2));
+  const rounds = Math.max(1, Math.round(envNumber('BENCH_ROUNDS', 2)));
   const warmupSeconds = envNumber('BENCH_WARMUP', 3);
-  const connections = Math.round(envNumber('BENCH_CONNECTIONS', 10));
+  const connections = Math.max(1, Math.round(envNumber('BENCH_CONNECTIONS', 10)));
   const roundSeconds = durationSeconds / rounds;
   console.log(
     `GET ${PATH}, ${connections} connections, no pipelining; per side: ${warmupSeconds} s warm-up, then ` +
@@ -86,7 +86,7 @@ function printSummary(results: Map<Variant, Measurement[]>): void {
     };
   });
   const bare = rows.find((row) => row.variant === 'bare')!;
-  const header = ['side', 'req/s', 'p50 ms', 'p99 ms', 'ratio', 'server CPU', 'CPU µs/req', 'vs bare'];
+  const header = ['side', 'req/s', 'p50 ms', 'p99 ms', 'ratio', 'server CPU', 'CPU µs/req', 'vs bare', 'CPU ratio'];
   const table = rows.map((row) => [
     LABELS[row.variant],
     format(row.requestsPerSecond, 0),
@@ -96,9 +96,20 @@ function printSummary(results: Map<Variant, Measurement[]>): void {
     `${format(row.serverCpuPercent, 0)} %`,
     format(row.cpuPerRequest, 1),
     row === bare ? '' : `+${format(row.cpuPerRequest - bare.cpuPerRequest, 1)}`,
+    format(bare.cpuPerRequest / row.cpuPerRequest, 2),
   ]);
-  console.log(`\nratio = req/s of the side / req/s of bare Fastify; CPU µs/req = server CPU time per response\n`);
+  console.log();
   printTable([header, ...table]);
+  console.log(
+    [
+      '',
+      'ratio      = req/s of the side / req/s of bare Fastify (rampart / bare)',
+      'server CPU = share of one core the server used; well below 100 % means the load generator or',
+      '             another process, not the server, set the pace',
+      'CPU µs/req = server CPU time (user + system) per response; vs bare = what the pipeline adds',
+      'CPU ratio  = bare CPU µs/req / side CPU µs/req: the req/s ratio to expect with a core per server',
+    ].join('\n'),
+  );
 }
 
 function printTable(rows: string[][]): void {

@@ -94,7 +94,7 @@ export async function buildApp({ config, database, rootKey, logger, clock = syst
     if (policy === 'auth') await rateLimiter.consume('auth', request.ip);
   });
 
-  await registerSecurityHeaders(app);
+  registerSecurityHeaders(app);
   if (config.corsOrigins.length > 0) {
     await app.register(cors, { origin: config.corsOrigins, credentials: true, maxAge: 600 });
   }

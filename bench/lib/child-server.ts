@@ -38,12 +38,16 @@ export function startChildServer(entry: string, args: string[]): Promise<ChildSe
 }
 
 function askCpu(child: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
+    // A server that crashed mid-run must end the benchmark, not leave it waiting for an answer.
+    const onExit = (code: number | null) => reject(new Error(`a benchmark server exited (code ${code}) during the run`));
     const onMessage = (message: FromServer) => {
       if (message.type !== 'cpu') return;
       child.off('message', onMessage);
+      child.off('exit', onExit);
       resolve(message.micros);
     };
+    child.once('exit', onExit);
     child.on('message', onMessage);
     child.send({ type: 'cpu' } satisfies ToServer);
   });
@@ -62,6 +66,13 @@ function stopChild(child: ChildProcess): Promise<void> {
  * the benchmark goes away, so a crashed run leaves no server behind.
  */
 export function serveBenchmarkChild(port: number): void {
+  if (!process.send) {
+    // Started by hand, to profile one side (`node --import tsx --cpu-prof ...`) under an external
+    // load: say where it listens, and exit normally on Ctrl-C so that Node writes the profile.
+    console.log(`listening on http://127.0.0.1:${port}`);
+    process.on('SIGINT', () => process.exit(0));
+    return;
+  }
   const send = (message: FromServer) => process.send?.(message);
   process.on('message', (message: ToServer) => {
     if (message.type === 'cpu') {

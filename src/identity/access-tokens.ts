@@ -4,7 +4,7 @@ import type { JWK, KeyObject as JoseKey } from 'jose';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../platform/clock.js';
 import type { DB, Realm } from '../platform/db/index.js';
-import { listPublicKeys } from '../crypto/signing-keys.js';
+import { ensureSigningKey, listPublicKeys } from '../crypto/signing-keys.js';
 import type { SigningKey } from '../crypto/signing-keys.js';
 import { identityErrors } from './identity.errors.js';
 
@@ -19,6 +19,12 @@ export interface AccessTokenClaims {
 }
 
 export interface AccessTokens {
+  /**
+   * Loads the active signing key (creating it on first start). Call it when the app is ready and
+   * then periodically: on PGlite, loading it lazily inside a request's transaction would wait
+   * for the very connection that transaction holds.
+   */
+  loadSigningKey(): Promise<void>;
   issue(realm: Realm, claims: { sub: string; sid: string; amr: string[]; tv: number }): Promise<string>;
   /** Verifies signature, algorithm, issuer, audience and times; throws 401 otherwise. */
   verify(realm: Realm, token: string): Promise<AccessTokenClaims>;
@@ -32,15 +38,22 @@ export function audienceFor(realm: Realm): string {
 // A token naming a key we do not know triggers one reload of the key list, at most this often,
 // so forged `kid`s cannot turn into a query per request.
 const KEY_RELOAD_INTERVAL_MS = 10_000;
+/** After `rampart keys rotate` on any node, every node signs with the new key within this time. */
+export const SIGNING_KEY_REFRESH_MS = 60_000;
 
 /**
  * EdDSA (Ed25519) access tokens. Verification accepts only EdDSA and only keys from our own
  * `signing_keys`, looked up by `kid`: headers such as `jku`, `x5u` or an embedded `jwk` are never
  * used to find a key, and `alg: none` or HS256 tokens fail the algorithm check.
  */
-export function createAccessTokens(deps: { db: Kysely<DB>; signingKey: SigningKey; issuer: string; ttlSeconds: number; clock: Clock }): AccessTokens {
+export function createAccessTokens(deps: { db: Kysely<DB>; sealingKey: Buffer; issuer: string; ttlSeconds: number; clock: Clock }): AccessTokens {
   let keys = new Map<string, JoseKey | Uint8Array>();
   let loadedAt = -Infinity;
+  let signingKey: SigningKey | null = null;
+
+  async function loadSigningKey(): Promise<void> {
+    signingKey = await ensureSigningKey(deps.db, deps.sealingKey, 'access-token');
+  }
 
   async function reloadKeys(): Promise<void> {
     loadedAt = Date.now();
@@ -59,10 +72,14 @@ export function createAccessTokens(deps: { db: Kysely<DB>; signingKey: SigningKe
   }
 
   return {
+    loadSigningKey,
+
     async issue(realm, claims) {
       const now = Math.floor(deps.clock.now().getTime() / 1000);
+      if (!signingKey) await loadSigningKey();
+      const key = signingKey!;
       return new SignJWT({ sid: claims.sid, amr: claims.amr, tv: claims.tv })
-        .setProtectedHeader({ alg: 'EdDSA', kid: deps.signingKey.kid, typ: 'at+jwt' })
+        .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'at+jwt' })
         .setIssuer(deps.issuer)
         .setAudience(audienceFor(realm))
         .setSubject(claims.sub)
@@ -70,7 +87,7 @@ export function createAccessTokens(deps: { db: Kysely<DB>; signingKey: SigningKe
         .setIssuedAt(now)
         .setNotBefore(now)
         .setExpirationTime(now + deps.ttlSeconds)
-        .sign(deps.signingKey.privateKey);
+        .sign(key.privateKey);
     },
 
     async verify(realm, token) {

@@ -14,7 +14,7 @@ import type { Mfa } from './mfa.service.js';
 import type { OneTimeTokens } from './one-time-tokens.js';
 import { findPasswordWeakness } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
-import { bumpTokenVersion, findPrincipalByEmail, updatePasswordHash } from './principals.repository.js';
+import { bumpTokenVersion, findPrincipalByEmail, findPrincipalById, updatePasswordHash } from './principals.repository.js';
 import { hashSecretToken } from './secret-tokens.js';
 import type { RequestMeta, Sessions, TokenPair } from './sessions.service.js';
 
@@ -42,6 +42,14 @@ export interface UserView {
 }
 
 export type LoginResult = TokenPair | { mfa_required: true; mfa_token: string };
+
+/** What an `mfa_challenge` token carries: wrong codes so far, and how the first step signed in. */
+interface ChallengeData {
+  attempts: number;
+  /** `pwd` for a password, `ext` for external sign-in (oidc.service issues those challenges). */
+  amr: string[];
+  provider?: string;
+}
 
 const HOUR_MS = 3_600_000;
 const MFA_CHALLENGE_MS = 5 * 60_000;
@@ -81,10 +89,11 @@ export function createAuth(deps: AuthDependencies) {
   }
 
   deps.jobs.register(PASSWORD_RESET_REQUEST_JOB, async (job) => {
-    const { email } = job.payload as { email: string };
+    const { email, meta } = job.payload as { email: string; meta: RequestMeta };
     const user = await findPrincipalByEmail(db, 'user', email);
     if (!user?.active) return;
     await db.transaction().execute(async (trx) => {
+      await audit(trx, 'user', user.id, 'password.reset_requested', meta);
       const token = await deps.tokens.issue(trx, {
         purpose: 'reset_password',
         realm: 'user',
@@ -146,52 +155,77 @@ export function createAuth(deps: AuthDependencies) {
         await audit(db, realm, principal.id, 'auth.login.failed', meta, { reason: 'wrong_password' });
         throw identityErrors.invalid_credentials();
       }
-      await deps.throttle.recordSuccess(key);
       if (check.needsRehash) await updatePasswordHash(db, realm, principal.id, await deps.passwords.hash(input.password), clock.now());
       if (await deps.mfa.isEnabled(realm, principal.id)) {
+        // The failure count is kept until the second step succeeds: were it cleared here, someone
+        // holding the password could restart the sign-in for fresh guesses at the code forever.
         const mfaToken = await deps.tokens.issue(db, {
           purpose: 'mfa_challenge',
           realm,
           principalId: principal.id,
           expiresAt: new Date(clock.now().getTime() + MFA_CHALLENGE_MS),
-          data: { attempts: 0 },
+          data: { attempts: 0, amr: ['pwd'] } satisfies ChallengeData,
         });
         return { mfa_required: true, mfa_token: mfaToken };
       }
+      await deps.throttle.recordSuccess(key);
       return db.transaction().execute(async (trx) => {
         await audit(trx, realm, principal.id, 'auth.login.succeeded', meta, { amr: ['pwd'] });
         return deps.sessions.open(trx, realm, principal.id, ['pwd'], meta);
       });
     },
 
-    /** Second step: the challenge is single-use, expires in 5 minutes and allows 5 wrong codes. */
+    /**
+     * Second step: the challenge is single-use, expires in 5 minutes and allows 5 wrong codes.
+     * Wrong codes count toward the account's sign-in delay, like wrong passwords.
+     */
     async loginMfa(realm: Realm, input: { mfa_token: string; code: string }, meta: RequestMeta): Promise<TokenPair> {
       const now = clock.now();
       const outcome = await db.transaction().execute(async (trx) => {
         const challenge = await deps.tokens.lock(trx, 'mfa_challenge', input.mfa_token, now);
-        if (!challenge || challenge.realm !== realm || !challenge.principal_id) return { ok: false as const, reason: 'invalid_challenge' };
-        const principalId = challenge.principal_id;
-        const factor = await deps.mfa.verifySecondFactor(trx, realm, principalId, input.code);
+        const principal = challenge?.principal_id ? await findPrincipalById(trx, realm, challenge.principal_id) : undefined;
+        if (!challenge || challenge.realm !== realm || !principal?.active) return { ok: false as const, reason: 'invalid_challenge' as const };
+        const key = throttleKey(realm, principal.email);
+        try {
+          await deps.throttle.assertAllowed(key);
+        } catch (error) {
+          await audit(trx, realm, principal.id, 'auth.login.failed', meta, { reason: 'throttled' });
+          return { ok: false as const, reason: 'throttled' as const, error };
+        }
+        const data = challenge.data as ChallengeData;
+        const factor = await deps.mfa.verifySecondFactor(trx, realm, principal.id, input.code);
         if (!factor) {
-          const attempts = ((challenge.data as { attempts?: number }).attempts ?? 0) + 1;
+          const attempts = data.attempts + 1;
           if (attempts >= MAX_MFA_ATTEMPTS) await deps.tokens.spend(trx, challenge.token_hash, now);
-          else await deps.tokens.updateData(trx, challenge.token_hash, { attempts });
-          await audit(trx, realm, principalId, 'auth.login.failed', meta, { reason: 'wrong_second_factor' });
-          return { ok: false as const, reason: 'wrong_code' };
+          else await deps.tokens.updateData(trx, challenge.token_hash, { ...data, attempts });
+          await audit(trx, realm, principal.id, 'auth.login.failed', meta, { reason: 'wrong_second_factor' });
+          return { ok: false as const, reason: 'wrong_code' as const, key };
         }
         await deps.tokens.spend(trx, challenge.token_hash, now);
-        if (factor === 'recovery_code') await audit(trx, realm, principalId, 'mfa.recovery_code_used', meta);
-        await audit(trx, realm, principalId, 'auth.login.succeeded', meta, { amr: ['pwd', 'otp'] });
-        return { ok: true as const, tokens: await deps.sessions.open(trx, realm, principalId, ['pwd', 'otp'], meta) };
+        if (factor === 'recovery_code') await audit(trx, realm, principal.id, 'mfa.recovery_code_used', meta);
+        // The first step's method, not always `pwd`: an external sign-in's challenge carries `ext`.
+        const amr = [...data.amr, 'otp'];
+        await audit(trx, realm, principal.id, 'auth.login.succeeded', meta, { amr, ...(data.provider ? { provider: data.provider } : {}) });
+        return { ok: true as const, key, tokens: await deps.sessions.open(trx, realm, principal.id, amr, meta) };
       });
-      if (!outcome.ok) throw outcome.reason === 'wrong_code' ? identityErrors.invalid_code() : identityErrors.invalid_token('The sign-in has expired; enter your password again');
-      return outcome.tokens;
+      // Outcomes are settled after the commit, so the audit events above survive the refusal.
+      if (outcome.ok) {
+        await deps.throttle.recordSuccess(outcome.key);
+        return outcome.tokens;
+      }
+      if (outcome.reason === 'throttled') throw outcome.error;
+      if (outcome.reason === 'wrong_code') {
+        await deps.throttle.recordFailure(outcome.key);
+        throw identityErrors.invalid_code();
+      }
+      throw identityErrors.invalid_token('The sign-in has expired; enter your password again');
     },
 
     /** Always the same answer; the lookup and the mail happen in a job, so timing tells nothing. */
-    async forgotPassword(input: { email: string }): Promise<void> {
+    async forgotPassword(input: { email: string }, meta: RequestMeta): Promise<void> {
       const email = normalizeEmail(input.email);
-      if (email) await deps.jobs.enqueue(db, PASSWORD_RESET_REQUEST_JOB, { email });
+      // The request's origin rides along so the owner's security history can show who asked.
+      if (email) await deps.jobs.enqueue(db, PASSWORD_RESET_REQUEST_JOB, { email, meta });
     },
 
     /** Sets a new password from a mailed token; every session ends. It does not sign in, so MFA still applies. */
@@ -207,7 +241,7 @@ export function createAuth(deps: AuthDependencies) {
         // Locked again: the hash above took time, and the token may have been spent meanwhile.
         const live = await deps.tokens.lock(trx, 'reset_password', input.token, now);
         if (!live) throw identityErrors.invalid_token();
-        await deps.tokens.spend(trx, live.token_hash, now);
+        await deps.tokens.spendAll(trx, 'reset_password', 'user', principalId, now);
         await updatePasswordHash(trx, 'user', principalId, hash, now);
         await bumpTokenVersion(trx, 'user', principalId);
         await deps.sessions.revoke(trx, { realm: 'user', principalId }, 'password_reset');

@@ -76,7 +76,7 @@ export async function identityRoutes(fastify: FastifyInstance, deps: IdentityRou
     '/v1/auth/password/forgot',
     { config: AUTH, schema: { tags, summary: 'Mail a reset link if the account exists (always 202)', body: S.ForgotBody, response: { 202: NoContent, ...errorResponses(400, 429) } } },
     async (request, reply) => {
-      await auth.forgotPassword(request.body);
+      await auth.forgotPassword(request.body, requestMeta(request));
       return reply.status(202).send(null);
     },
   );

@@ -2,13 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { deriveKey } from '../crypto/root-key.js';
-import { ensureSigningKey } from '../crypto/signing-keys.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db/index.js';
 import type { RateLimiter } from '../platform/http/index.js';
 import type { JobQueue } from '../platform/jobs/index.js';
 import type { Mailer } from '../platform/mail/index.js';
-import { createAccessTokens } from './access-tokens.js';
+import { createAccessTokens, SIGNING_KEY_REFRESH_MS } from './access-tokens.js';
 import { createAccount } from './account.service.js';
 import { createAuth } from './auth.service.js';
 import { createAuthenticator } from './authenticate.js';
@@ -39,9 +38,8 @@ export interface IdentityDependencies {
 export async function createIdentity(deps: IdentityDependencies) {
   const { config, clock } = deps;
   const db = deps.database.db;
-  const signingKey = await ensureSigningKey(db, deriveKey(deps.rootKey, 'signing-keys'), 'access-token');
   const tokenHashKey = deriveKey(deps.rootKey, 'token-hashing');
-  const accessTokens = createAccessTokens({ db, signingKey, issuer: config.publicUrl, ttlSeconds: config.identity.accessTokenTtlSeconds, clock });
+  const accessTokens = createAccessTokens({ db, sealingKey: deriveKey(deps.rootKey, 'signing-keys'), issuer: config.publicUrl, ttlSeconds: config.identity.accessTokenTtlSeconds, clock });
   const sessions = createSessions({
     db,
     clock,
@@ -79,6 +77,15 @@ export async function createIdentity(deps: IdentityDependencies) {
     requirePlatform: authenticator('platform'),
     async register(app: FastifyInstance): Promise<void> {
       app.decorateRequest('principal', null);
+      let refresh: NodeJS.Timeout | undefined;
+      app.addHook('onReady', async () => {
+        // A database that is down at start must not stop the app from starting (readiness says 503).
+        await accessTokens.loadSigningKey().catch((error: unknown) => app.log.warn({ err: error }, 'signing key not loaded yet'));
+        refresh = setInterval(() => {
+          accessTokens.loadSigningKey().catch((error: unknown) => app.log.warn({ err: error }, 'signing key refresh failed'));
+        }, SIGNING_KEY_REFRESH_MS).unref();
+      });
+      app.addHook('onClose', async () => clearInterval(refresh));
       await app.register(identityRoutes, { auth, account, sessions, requireUser });
       const oidc = createOidc({ db, clock, env: config.env, publicUrl: config.publicUrl, config: config.identity, sessions, mfa, tokens });
       await app.register(oidcRoutes, { oidc, publicUrl: config.publicUrl });

@@ -12,14 +12,13 @@ export async function findLinkedUserId(db: Kysely<DB>, provider: string, subject
   return row?.user_id;
 }
 
-/** Returns false when the identity is already linked (to this or, by a race, another account). */
-export async function linkExternalIdentity(db: Kysely<DB>, provider: string, subject: string, userId: string): Promise<boolean> {
-  const result = await db
+/** Idempotent: two simultaneous first sign-ins of the same identity both end linked to the same account. */
+export async function linkExternalIdentity(db: Kysely<DB>, provider: string, subject: string, userId: string): Promise<void> {
+  await db
     .insertInto('external_identities')
     .values({ provider, subject, user_id: userId })
     .onConflict((oc) => oc.columns(['provider', 'subject']).doNothing())
-    .executeTakeFirst();
-  return result.numInsertedOrUpdatedRows === 1n;
+    .execute();
 }
 
 export interface LinkCandidate {

@@ -86,7 +86,8 @@ export function createOidc(deps: OidcDependencies) {
   function configurationOf(provider: OidcProviderConfig): Promise<client.Configuration> {
     let pending = discovered.get(provider.id);
     if (!pending) {
-      // Plain http only for a local test provider; config.ts refuses an http issuer in production.
+      // Plain http only outside production (a provider on this machine in development and tests);
+      // config.ts already refuses an http issuer in production.
       const insecure = new URL(provider.issuer).protocol === 'http:' && deps.env !== 'production';
       pending = client.discovery(new URL(provider.issuer), provider.clientId, provider.clientSecret, undefined, {
         execute: insecure ? [client.allowInsecureRequests] : [],
@@ -232,25 +233,24 @@ export function createOidc(deps: OidcDependencies) {
         throw toSignInError(error, provider, log);
       }
       // Failures that write an audit event must commit it, hence a result rather than a throw inside.
-      const outcome = await db.transaction().execute(async (trx): Promise<{ ok: true; result: LoginResult } | { ok: false; error: Error }> => {
-        const account = await resolveAccount(trx, provider, claims, meta);
-        if (!account.ok) return account;
-        if (await deps.mfa.isEnabled('user', account.userId)) {
-          // Same challenge as a password sign-in: the account's own second factor is not skipped.
-          const mfaToken = await deps.tokens.issue(trx, {
-            purpose: 'mfa_challenge',
-            realm: 'user',
-            principalId: account.userId,
-            expiresAt: new Date(clock.now().getTime() + MFA_CHALLENGE_MS),
-            data: { attempts: 0, amr: AMR, provider: provider.id },
-          });
-          return { ok: true, result: { mfa_required: true, mfa_token: mfaToken } };
-        }
-        await audit(trx, account.userId, 'auth.login.succeeded', meta, { amr: AMR, provider: provider.id });
-        return { ok: true, result: await deps.sessions.open(trx, 'user', account.userId, AMR, meta) };
+      const account = await db.transaction().execute((trx) => resolveAccount(trx, provider, claims, meta));
+      if (!account.ok) throw account.error;
+      const { userId } = account;
+      if (await deps.mfa.isEnabled('user', userId)) {
+        // Same challenge as a password sign-in: the account's own second factor is not skipped.
+        const mfaToken = await deps.tokens.issue(db, {
+          purpose: 'mfa_challenge',
+          realm: 'user',
+          principalId: userId,
+          expiresAt: new Date(clock.now().getTime() + MFA_CHALLENGE_MS),
+          data: { attempts: 0, amr: AMR, provider: provider.id },
+        });
+        return { mfa_required: true, mfa_token: mfaToken };
+      }
+      return db.transaction().execute(async (trx) => {
+        await audit(trx, userId, 'auth.login.succeeded', meta, { amr: AMR, provider: provider.id });
+        return deps.sessions.open(trx, 'user', userId, AMR, meta);
       });
-      if (!outcome.ok) throw outcome.error;
-      return outcome.result;
     },
   };
 }

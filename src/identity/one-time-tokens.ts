@@ -44,6 +44,18 @@ export function createOneTimeTokens(hashKey: Buffer) {
       await trx.updateTable('one_time_tokens').set({ used_at: now }).where('token_hash', '=', tokenHash).execute();
     },
 
+    /** Spends every live token of `purpose` held by a principal: a used reset link voids its siblings. */
+    async spendAll(trx: Transaction<DB>, purpose: OneTimeTokenPurpose, realm: Realm, principalId: string, now: Date): Promise<void> {
+      await trx
+        .updateTable('one_time_tokens')
+        .set({ used_at: now })
+        .where('purpose', '=', purpose)
+        .where('realm', '=', realm)
+        .where('principal_id', '=', principalId)
+        .where('used_at', 'is', null)
+        .execute();
+    },
+
     async updateData(trx: Transaction<DB>, tokenHash: Buffer, data: Record<string, unknown>): Promise<void> {
       await trx.updateTable('one_time_tokens').set({ data: JSON.stringify(data) }).where('token_hash', '=', tokenHash).execute();
     },

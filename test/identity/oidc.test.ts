@@ -1,8 +1,10 @@
-import { randomUUID } from 'node:crypto';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as OTPAuth from 'otpauth';
 import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +57,8 @@ class TestProvider {
       cookies: { keys: ['oidc-test-cookie-key'] },
       claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
       features: { devInteractions: { enabled: false } },
+      // Explicit lifetimes (seconds) keep the provider from printing a notice for each default.
+      ttl: { Interaction: 600, Session: 3600, Grant: 3600, AccessToken: 600, IdToken: 600, AuthorizationCode: 60 },
       interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
       findAccount: (_ctx, sub) => {
         const account = testProvider.accounts.get(sub);
@@ -104,6 +108,7 @@ async function startSignIn(t: TestApp, provider = 'test'): Promise<{ location: s
   const start = await t.app.inject({ method: 'GET', url: `/v1/auth/oidc/${provider}/start` });
   expect(start.statusCode, start.body).toBe(302);
   const setCookie = String(start.headers['set-cookie']);
+  expect(setCookie).toMatch(/; Path=\/v1\/auth\/oidc\/; Max-Age=600; HttpOnly; SameSite=Lax$/);
   const cookie = setCookie.split(';')[0] ?? '';
   const location = String(start.headers.location);
   const state = new URL(location).searchParams.get('state') ?? '';
@@ -168,6 +173,8 @@ async function linkedIdentities(t: TestApp, userId: string) {
 
 function providersEnv(oidc: TestProvider, extra: Record<string, string> = {}): Record<string, string> {
   return {
+    // Every sign-in here draws on the strict per-IP budget of authentication routes.
+    RAMPART_RATE_LIMIT_AUTH_PER_IP: '100000',
     RAMPART_PUBLIC_URL: PUBLIC_URL,
     RAMPART_OIDC_PROVIDERS: JSON.stringify([{ id: 'test', issuer: oidc.issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, name: 'Test IdP' }]),
     ...extra,
@@ -301,7 +308,7 @@ describe('OpenID Connect sign-in against a real provider', () => {
     expect(response.json().error.code).toBe('invalid_token');
   });
 
-  it('refuses a code obtained in another sign-in (PKCE and nonce bind the code to its start)', async () => {
+  it('refuses a code obtained in another sign-in (PKCE binds the code to the sign-in that asked for it)', async () => {
     oidc.accounts.set('sub-hugo', { email: 'hugo@example.org', email_verified: true, name: 'Hugo' });
     const stolen = await goThroughProvider(t, oidc, 'sub-hugo');
     const victim = await startSignIn(t);
@@ -313,6 +320,9 @@ describe('OpenID Connect sign-in against a real provider', () => {
     });
     expect(injected.statusCode, injected.body).toBe(400);
     expect(injected.json().error.code).toBe('external_sign_in_failed');
+    expect(t.logs.find((line) => line.msg === 'external sign-in failed' && line.request_id === injected.headers['x-request-id'])).toMatchObject({
+      reason: 'token endpoint error: invalid_grant',
+    });
   });
 
   it('answers a provider error with a failed sign-in and no session', async () => {
@@ -324,6 +334,9 @@ describe('OpenID Connect sign-in against a real provider', () => {
     });
     expect(response.statusCode, response.body).toBe(400);
     expect(response.json().error.code).toBe('external_sign_in_failed');
+    expect(t.logs.find((line) => line.msg === 'external sign-in failed' && line.request_id === response.headers['x-request-id'])).toMatchObject({
+      reason: 'authorization error: access_denied',
+    });
   });
 
   it('answers 404 for an unknown provider', async () => {
@@ -430,6 +443,17 @@ describe('RAMPART_OIDC_PROVIDERS', () => {
       expect(error.message).toMatch(/^RAMPART_OIDC_PROVIDERS/);
       expect(error.message).toMatch(message);
       expect(error.message).not.toContain('very-secret-value');
+    }
+  });
+
+  it('accepts the providers as a JSON array in RAMPART_CONFIG_FILE', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rampart-oidc-'));
+    const path = join(dir, 'config.json');
+    await writeFile(path, JSON.stringify({ RAMPART_OIDC_PROVIDERS: [valid] }));
+    try {
+      expect(loadConfig({ RAMPART_CONFIG_FILE: path, RAMPART_ROOT_KEY: Buffer.alloc(32, 1).toString('base64') }).identity.oidcProviders[0]?.id).toBe('google');
+    } finally {
+      await rm(dir, { recursive: true });
     }
   });
 

@@ -22,7 +22,6 @@ describe('password reset', () => {
 
     const requested = await forgot(`  ${email.toUpperCase()} `);
     expect(requested.statusCode).toBe(202);
-    expect(requested.body).toBe('');
 
     const token = await mailedToken(t, email, /reset your password/i);
     const [mail] = await mailsTo(t, email);

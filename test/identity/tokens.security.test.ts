@@ -39,12 +39,13 @@ describe('token attacks', () => {
   let api: IdentityClient;
   let signingKey: SigningKey;
   const clock = new FakeClock(new Date());
+  const sealingKey = deriveKey(Buffer.from(TEST_ROOT_KEY, 'base64'), 'signing-keys');
 
   beforeAll(async () => {
     t = await createTestApp(RELAXED_LIMITS, { clock });
     api = identityClient(t);
     // The app's own key, to mint tokens that differ from genuine ones in exactly one respect.
-    signingKey = await ensureSigningKey(t.db.database.db, deriveKey(Buffer.from(TEST_ROOT_KEY, 'base64'), 'signing-keys'), 'access-token');
+    signingKey = await ensureSigningKey(t.db.database.db, sealingKey, 'access-token');
   }, 60_000);
   afterAll(async () => t.close());
 
@@ -56,7 +57,7 @@ describe('token attacks', () => {
 
   /** Mints with the app's real key, as the app would, but with the given issuer. */
   function minter(issuer: string) {
-    return createAccessTokens({ db: t.db.database.db, signingKey, issuer, ttlSeconds: 900, clock });
+    return createAccessTokens({ db: t.db.database.db, sealingKey, issuer, ttlSeconds: 900, clock });
   }
 
   it('the control: a token minted with the real key, issuer and audience is accepted', async () => {

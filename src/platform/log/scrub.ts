@@ -12,9 +12,9 @@ export const REDACTED = '[redacted]';
 // Matched against each key, lower-cased, with separators removed ("X-Api-Key" -> "xapikey").
 const SENSITIVE_KEY = /pass(word|phrase)?|secret|token|authorization|cookie|apikey|privatekey|rootkey|^key$|otp|^code$|recovery|email|credential|signature/;
 
+const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
+
 const STRING_PATTERNS: Array<[RegExp, string]> = [
-  // Email addresses, anywhere in a string.
-  [/[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g, '[email]'],
   // Authorization header values.
   [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, '$1 [redacted]'],
   // Rampart API keys.
@@ -49,7 +49,8 @@ export function scrub(value: unknown, depth = 0): unknown {
 }
 
 export function scrubString(text: string): string {
-  let out = text;
+  // The email pattern is the costliest; most lines hold no '@' at all (measured, benchmarks.md).
+  let out = text.includes('@') ? text.replace(EMAIL, '[email]') : text;
   for (const [pattern, replacement] of STRING_PATTERNS) out = out.replace(pattern, replacement);
   return out;
 }
