@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { envNumber } from './lib/benchmark.js';
 import type { Benchmark } from './lib/benchmark.js';
 import { startChildServer } from './lib/child-server.js';
+import { format, printTable } from './lib/format.js';
 import type { ChildServer } from './lib/child-server.js';
 import { combineSamples, latencyPercentiles, runLoad } from './lib/load.js';
 import type { LoadSample } from './lib/load.js';
@@ -110,17 +111,6 @@ function printSummary(results: Map<Variant, Measurement[]>): void {
       'CPU ratio  = bare CPU µs/req / side CPU µs/req: the req/s ratio to expect with a core per server',
     ].join('\n'),
   );
-}
-
-function printTable(rows: string[][]): void {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  for (const row of rows) {
-    console.log(row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  '));
-  }
-}
-
-function format(value: number, decimals: number): string {
-  return value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
 }
 
 export default {

@@ -4,6 +4,13 @@ export interface LoadOptions {
   url: string;
   durationSeconds: number;
   connections: number;
+  /**
+   * What to send, when not a plain GET of `url`: autocannon's request list (method, headers, body,
+   * `setupRequest` to vary each request, `onResponse` to read each answer).
+   */
+  requests?: autocannon.Request[];
+  /** Requests per second over all connections; without it, as fast as the server answers. */
+  overallRate?: number;
 }
 
 /** One measurement: how many responses, over how long, and each one's latency. */
@@ -17,12 +24,13 @@ export interface LoadSample {
  * Drives `url` with autocannon and refuses any failure: a 429 or a 500 is answered faster than a
  * real response, so a run with any of them would report a flattering, meaningless number.
  */
-export function runLoad({ url, durationSeconds, connections }: LoadOptions): Promise<LoadSample> {
+export function runLoad({ url, durationSeconds, connections, requests, overallRate }: LoadOptions): Promise<LoadSample> {
   // autocannon's own latency histogram has 1 ms resolution, too coarse for sub-millisecond
   // responses; its per-response event carries the time as a float, so we keep every one.
   const latenciesMs: number[] = [];
   return new Promise((resolve, reject) => {
-    const instance = autocannon({ url, duration: durationSeconds, connections, pipelining: 1 }, (error: unknown, result) => {
+    const options = { url, duration: durationSeconds, connections, pipelining: 1, ...(requests ? { requests } : {}), ...(overallRate ? { overallRate } : {}) };
+    const instance = autocannon(options, (error: unknown, result) => {
       if (error) return reject(error instanceof Error ? error : new Error(String(error)));
       const failures = result.errors + result.timeouts + result.non2xx + result.mismatches;
       if (failures > 0) {

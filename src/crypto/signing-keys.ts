@@ -1,7 +1,7 @@
 import { createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import type { KeyObject, JsonWebKey } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { DB } from '../platform/db/index.js';
 import { seal, unseal } from './seal.js';
 
@@ -30,20 +30,41 @@ export async function ensureSigningKey(db: Kysely<DB>, sealingKey: Buffer, purpo
       .where('retired_at', 'is', null)
       .orderBy('created_at', 'desc')
       .executeTakeFirst();
-    if (row) {
-      const der = unseal(sealingKey, row.private_key_sealed, `signing-key:${row.kid}`);
-      return { kid: row.kid, privateKey: createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }), publicJwk: row.public_jwk as JsonWebKey };
-    }
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-    const kid = randomUUID();
-    const publicJwk = { ...publicKey.export({ format: 'jwk' }), kid, alg: 'EdDSA', use: 'sig' };
-    const der = privateKey.export({ format: 'der', type: 'pkcs8' });
-    await trx
-      .insertInto('signing_keys')
-      .values({ kid, purpose, public_jwk: JSON.stringify(publicJwk), private_key_sealed: seal(sealingKey, der, `signing-key:${kid}`) })
-      .execute();
-    return { kid, privateKey, publicJwk };
+    if (!row) return createSigningKey(trx, sealingKey, purpose);
+    const der = unseal(sealingKey, row.private_key_sealed, `signing-key:${row.kid}`);
+    return { kid: row.kid, privateKey: createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }), publicJwk: row.public_jwk as JsonWebKey };
   });
+}
+
+/**
+ * Retires the active key of `purpose` and creates its successor. Verifiers keep accepting the
+ * retired key for RETIRED_KEY_GRACE_DAYS, so tokens already issued stay valid until they expire.
+ */
+export async function rotateSigningKey(db: Kysely<DB>, sealingKey: Buffer, purpose: SigningPurpose, now: Date): Promise<{ kid: string; retired: string[] }> {
+  return db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(${KEY_CREATION_LOCK})`.execute(trx);
+    const retired = await trx
+      .updateTable('signing_keys')
+      .set({ retired_at: now })
+      .where('purpose', '=', purpose)
+      .where('retired_at', 'is', null)
+      .returning('kid')
+      .execute();
+    const { kid } = await createSigningKey(trx, sealingKey, purpose);
+    return { kid, retired: retired.map((row) => row.kid) };
+  });
+}
+
+async function createSigningKey(trx: Transaction<DB>, sealingKey: Buffer, purpose: SigningPurpose): Promise<SigningKey> {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const kid = randomUUID();
+  const publicJwk = { ...publicKey.export({ format: 'jwk' }), kid, alg: 'EdDSA', use: 'sig' };
+  const der = privateKey.export({ format: 'der', type: 'pkcs8' });
+  await trx
+    .insertInto('signing_keys')
+    .values({ kid, purpose, public_jwk: JSON.stringify(publicJwk), private_key_sealed: seal(sealingKey, der, `signing-key:${kid}`) })
+    .execute();
+  return { kid, privateKey, publicJwk };
 }
 
 /** Public keys that verifiers should accept for `purpose`: the active ones and recently retired ones. */

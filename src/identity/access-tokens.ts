@@ -6,6 +6,7 @@ import type { Clock } from '../platform/clock.js';
 import type { DB, Realm } from '../platform/db/index.js';
 import { ensureSigningKey, listPublicKeys } from '../crypto/signing-keys.js';
 import type { SigningKey } from '../crypto/signing-keys.js';
+import { httpErrors } from '../platform/http/index.js';
 import { identityErrors } from './identity.errors.js';
 
 export interface AccessTokenClaims {
@@ -76,8 +77,10 @@ export function createAccessTokens(deps: { db: Kysely<DB>; sealingKey: Buffer; i
 
     async issue(realm, claims) {
       const now = Math.floor(deps.clock.now().getTime() / 1000);
-      if (!signingKey) await loadSigningKey();
-      const key = signingKey!;
+      // Never loaded lazily here: issue() runs inside the sign-in transaction, and on PGlite a load
+      // would wait for the connection that transaction holds.
+      const key = signingKey;
+      if (!key) throw httpErrors.unavailable('Signing keys are not loaded yet; retry shortly', { headers: { 'retry-after': '5' } });
       return new SignJWT({ sid: claims.sid, amr: claims.amr, tv: claims.tv })
         .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'at+jwt' })
         .setIssuer(deps.issuer)

@@ -59,6 +59,10 @@ export function createAccount(deps: AccountDependencies) {
   });
 
   return {
+    async staffProfile(principal: Principal) {
+      return db.selectFrom('platform_staff').select(['id', 'email', 'name']).where('id', '=', principal.id).executeTakeFirstOrThrow();
+    },
+
     async profile(principal: Principal) {
       const user = await db
         .selectFrom('users')

@@ -41,14 +41,19 @@ export interface UserView {
   email_verified: boolean;
 }
 
-export type LoginResult = TokenPair | { mfa_required: true; mfa_token: string };
+export type LoginResult =
+  | TokenPair
+  /** With `mfa_enrolment_required`: platform staff without TOTP yet; the token only allows enrolling it. */
+  | { mfa_required: true; mfa_token: string; mfa_enrolment_required?: true };
 
 /** What an `mfa_challenge` token carries: wrong codes so far, and how the first step signed in. */
-interface ChallengeData {
+export interface ChallengeData {
   attempts: number;
   /** `pwd` for a password, `ext` for external sign-in (oidc.service issues those challenges). */
   amr: string[];
   provider?: string;
+  /** Set for staff who must enrol TOTP before their first session (MFA is mandatory there). */
+  enrol?: boolean;
 }
 
 const HOUR_MS = 3_600_000;
@@ -156,7 +161,8 @@ export function createAuth(deps: AuthDependencies) {
         throw identityErrors.invalid_credentials();
       }
       if (check.needsRehash) await updatePasswordHash(db, realm, principal.id, await deps.passwords.hash(input.password), clock.now());
-      if (await deps.mfa.isEnabled(realm, principal.id)) {
+      const mfaEnabled = await deps.mfa.isEnabled(realm, principal.id);
+      if (mfaEnabled || realm === 'platform') {
         // The failure count is kept until the second step succeeds: were it cleared here, someone
         // holding the password could restart the sign-in for fresh guesses at the code forever.
         const mfaToken = await deps.tokens.issue(db, {
@@ -164,9 +170,9 @@ export function createAuth(deps: AuthDependencies) {
           realm,
           principalId: principal.id,
           expiresAt: new Date(clock.now().getTime() + MFA_CHALLENGE_MS),
-          data: { attempts: 0, amr: ['pwd'] } satisfies ChallengeData,
+          data: { attempts: 0, amr: ['pwd'], ...(mfaEnabled ? {} : { enrol: true }) } satisfies ChallengeData,
         });
-        return { mfa_required: true, mfa_token: mfaToken };
+        return { mfa_required: true, mfa_token: mfaToken, ...(mfaEnabled ? {} : { mfa_enrolment_required: true as const }) };
       }
       await deps.throttle.recordSuccess(key);
       return db.transaction().execute(async (trx) => {

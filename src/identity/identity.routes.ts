@@ -60,7 +60,7 @@ export async function identityRoutes(fastify: FastifyInstance, deps: IdentityRou
   app.post(
     '/v1/auth/token/refresh',
     { config: AUTH, schema: { tags, summary: 'Spend a refresh token for new tokens', body: S.RefreshBody, response: { 200: S.Tokens, ...errorResponses(400, 401, 429) } } },
-    async (request) => deps.sessions.refresh(request.body.refresh_token, requestMeta(request)),
+    async (request) => deps.sessions.refresh('user', request.body.refresh_token, requestMeta(request)),
   );
 
   app.post(

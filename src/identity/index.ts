@@ -12,6 +12,8 @@ import { createAccount } from './account.service.js';
 import { createAuth } from './auth.service.js';
 import { createAuthenticator } from './authenticate.js';
 import { identityRoutes } from './identity.routes.js';
+import { createPlatformAuth } from './platform-auth.service.js';
+import { platformRoutes } from './platform.routes.js';
 import { createLoginThrottle } from './login-throttle.js';
 import { createMfa } from './mfa.service.js';
 import { createOidc } from './oidc.service.js';
@@ -21,6 +23,10 @@ import { createPasswordHasher } from './passwords.js';
 import { createSessions } from './sessions.service.js';
 
 export type { Principal } from './authenticate.js';
+/** How long nodes take to start signing with a rotated key. */
+export { SIGNING_KEY_REFRESH_MS } from './access-tokens.js';
+/** Creates a platform staff account (only `rampart admin create` does). */
+export { createPlatformStaff } from './platform-staff.js';
 export { principalOf } from './authenticate.js';
 
 export interface IdentityDependencies {
@@ -69,12 +75,14 @@ export async function createIdentity(deps: IdentityDependencies) {
   const account = createAccount({ db, clock, passwords, sessions, mfa, jobs: deps.jobs, deletionGraceDays: config.identity.accountDeletionGraceDays });
   const authenticator = createAuthenticator({ accessTokens, sessions, rateLimiter: deps.rateLimiter });
   const requireUser = authenticator('user');
+  const requirePlatform = authenticator('platform');
+  const platformAuth = createPlatformAuth({ db, clock, tokens, mfa, sessions });
 
   return {
     /** preHandler for routes of tenant users. */
     requireUser,
     /** preHandler for platform-staff routes. */
-    requirePlatform: authenticator('platform'),
+    requirePlatform,
     async register(app: FastifyInstance): Promise<void> {
       app.decorateRequest('principal', null);
       let refresh: NodeJS.Timeout | undefined;
@@ -87,6 +95,7 @@ export async function createIdentity(deps: IdentityDependencies) {
       });
       app.addHook('onClose', async () => clearInterval(refresh));
       await app.register(identityRoutes, { auth, account, sessions, requireUser });
+      await app.register(platformRoutes, { auth, platformAuth, account, sessions, requirePlatform });
       const oidc = createOidc({ db, clock, env: config.env, publicUrl: config.publicUrl, config: config.identity, sessions, mfa, tokens });
       await app.register(oidcRoutes, { oidc, publicUrl: config.publicUrl });
     },

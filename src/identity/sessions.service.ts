@@ -74,13 +74,14 @@ export function createSessions(deps: SessionsDependencies) {
       return pair(await issueAccess(realm, principalId, sessionId, amr, trx), refreshToken);
     },
 
-    /** Spends a refresh token for a new pair. A spent token revokes its session. */
-    async refresh(refreshToken: string, meta: RequestMeta): Promise<TokenPair> {
+    /** Spends a refresh token of `realm` for a new pair. A spent token revokes its session. */
+    async refresh(realm: Realm, refreshToken: string, meta: RequestMeta): Promise<TokenPair> {
       const now = clock.now();
       const hash = hashSecretToken(deps.tokenHashKey, refreshToken);
       const outcome = await db.transaction().execute(async (trx) => {
         const row = await repo.lockRefreshToken(trx, hash);
-        if (!row) return { kind: 'unknown' as const };
+        // Realms stay apart at refresh too: a staff token refreshed at the user endpoint is unknown there.
+        if (!row || row.realm !== realm) return { kind: 'unknown' as const };
         if (row.spent_at) {
           if (!row.revoked_at) {
             await repo.revokeSessions(trx, { realm: row.realm, principalId: row.principal_id, sessionId: row.session_id }, 'refresh_token_reused', now);

@@ -98,6 +98,31 @@ describe('rampart CLI', () => {
     expect(stderr).toBe('');
   });
 
+  it('keys rotate retires the signing key and creates a successor, both published', async () => {
+    const first = await runCli(['keys', 'rotate', '--json'], env);
+    expect(first.code, first.stderr).toBe(0);
+    const second = await runCli(['keys', 'rotate', '--json'], env);
+    expect(second.code, second.stderr).toBe(0);
+    const { kid, retired } = JSON.parse(second.stdout) as { kid: string; retired: string[] };
+    expect(retired).toEqual([JSON.parse(first.stdout).kid]);
+    expect(kid).not.toBe(retired[0]);
+    const bare = await runCli(['keys'], env);
+    expect(bare.code).toBe(2);
+    expectOneLine(bare.stderr, /rampart keys rotate/);
+  });
+
+  it('admin create makes a staff account once, showing its initial password once', async () => {
+    const created = await runCli(['admin', 'create', '--email', 'Ops@Vendor.test', '--json'], env);
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout)).toEqual({ id: expect.any(String), email: 'ops@vendor.test', initial_password: expect.stringMatching(/^([a-z2-9]{6}-){3}[a-z2-9]{6}$/) });
+    const again = await runCli(['admin', 'create', '--email', 'ops@vendor.test'], env);
+    expect(again.code).not.toBe(0);
+    expectOneLine(again.stderr, /already exists/);
+    const missing = await runCli(['admin', 'create'], env);
+    expect(missing.code).toBe(2);
+    expectOneLine(missing.stderr, /--email is required/);
+  });
+
   it('mail --json lists the development outbox, newest first', async () => {
     const runtime = await openRuntime(loadConfig(env), { migrate: false });
     try {

@@ -56,14 +56,16 @@ describe('token attacks', () => {
   }
 
   /** Mints with the app's real key, as the app would, but with the given issuer. */
-  function minter(issuer: string) {
-    return createAccessTokens({ db: t.db.database.db, sealingKey, issuer, ttlSeconds: 900, clock });
+  async function minter(issuer: string) {
+    const tokens = createAccessTokens({ db: t.db.database.db, sealingKey, issuer, ttlSeconds: 900, clock });
+    await tokens.loadSigningKey();
+    return tokens;
   }
 
   it('the control: a token minted with the real key, issuer and audience is accepted', async () => {
     const { id, tokens } = await api.account();
     const claims = decodeJwt(tokens.access_token);
-    const token = await minter(t.config.publicUrl).issue('user', { sub: id, sid: String(claims.sid), amr: ['pwd'], tv: Number(claims.tv) });
+    const token = await (await minter(t.config.publicUrl)).issue('user', { sub: id, sid: String(claims.sid), amr: ['pwd'], tv: Number(claims.tv) });
     expect((await api.me(token)).statusCode).toBe(200);
   });
 
@@ -112,7 +114,7 @@ describe('token attacks', () => {
   it("refuses a platform token (audience 'rampart-platform') on a user route", async () => {
     const { id, tokens } = await api.account();
     const claims = decodeJwt(tokens.access_token);
-    const token = await minter(t.config.publicUrl).issue('platform', { sub: id, sid: String(claims.sid), amr: ['pwd', 'otp'], tv: Number(claims.tv) });
+    const token = await (await minter(t.config.publicUrl)).issue('platform', { sub: id, sid: String(claims.sid), amr: ['pwd', 'otp'], tv: Number(claims.tv) });
     expect(decodeJwt(token).aud).toBe('rampart-platform');
     await expectRefused(token);
   });
@@ -120,7 +122,7 @@ describe('token attacks', () => {
   it('refuses a token from another issuer', async () => {
     const { id, tokens } = await api.account();
     const claims = decodeJwt(tokens.access_token);
-    const token = await minter('https://attacker.example').issue('user', { sub: id, sid: String(claims.sid), amr: ['pwd'], tv: Number(claims.tv) });
+    const token = await (await minter('https://attacker.example')).issue('user', { sub: id, sid: String(claims.sid), amr: ['pwd'], tv: Number(claims.tv) });
     await expectRefused(token);
   });
 
