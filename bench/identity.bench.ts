@@ -98,7 +98,8 @@ async function run(): Promise<void> {
     console.log('\n### Summary\n');
     printTable([
       ['measure', 'result', 'goal', ''],
-      ['sign-in / argon2id verify', format(signIn, 2), `> ${SIGN_IN_GOAL}`, signIn > SIGN_IN_GOAL ? 'met' : 'MISSED'],
+      ['sign-in / argon2id verify', format(signIn.ratio, 2), `> ${SIGN_IN_GOAL}`, signIn.ratio > SIGN_IN_GOAL ? 'met' : 'MISSED'],
+      ['  the same, by CPU per operation', format(signIn.cpuRatio, 2), `> ${SIGN_IN_GOAL}`, signIn.cpuRatio > SIGN_IN_GOAL ? 'met' : 'MISSED'],
       ['GET /v1/me / bare Fastify', format(me, 2), `> ${ME_GOAL}`, me > ME_GOAL ? 'met' : 'MISSED'],
       ['refresh rotations/s', format(refresh, 0), '', ''],
       ['/health/live p99, quiet → storm', `${format(probes.quiet, 2)} → ${format(probes.storm, 2)} ms`, '', ''],
@@ -112,7 +113,7 @@ async function run(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // 1. Sign-in against raw argon2id verifications
 
-async function compareSignIn(settings: Settings, rampart: ChildServer, baseline: Argon2Side, emails: string[]): Promise<number> {
+async function compareSignIn(settings: Settings, rampart: ChildServer, baseline: Argon2Side, emails: string[]): Promise<{ ratio: number; cpuRatio: number }> {
   const { durationSeconds, rounds, warmupSeconds, signInConnections: connections } = settings;
   console.log(`\n### 1. Sign-in (POST /v1/auth/login, MFA off) against argon2id verify, ${connections} at a time\n`);
   const signInLoad = (seconds: number) =>
@@ -133,8 +134,15 @@ async function compareSignIn(settings: Settings, rampart: ChildServer, baseline:
   const [raw, signIn] = [rows[0]!, rows[1]!];
   printRows(rows, raw, 'CPU ms/op', (cpuMicros) => format(cpuMicros / 1000, 2));
   const ratio = signIn.perSecond / raw.perSecond;
-  console.log(`\nratio sign-in / argon2id verify: ${format(ratio, 2)} (goal > ${SIGN_IN_GOAL}: ${ratio > SIGN_IN_GOAL ? 'met' : 'MISSED'})`);
-  return ratio;
+  const cpuRatio = raw.cpuPerOp / signIn.cpuPerOp;
+  console.log(
+    [
+      `\nratio sign-in / argon2id verify: ${format(ratio, 2)} (goal > ${SIGN_IN_GOAL}: ${ratio > SIGN_IN_GOAL ? 'met' : 'MISSED'})`,
+      `CPU ratio (verify CPU ms/op / sign-in CPU ms/op): ${format(cpuRatio, 2)}, the throughput ratio to expect while hashing keeps every core busy;`,
+      'steadier than the req/s ratio on a shared machine, where other processes take cores from one side and not the other',
+    ].join('\n'),
+  );
+  return { ratio, cpuRatio };
 }
 
 /** Cycles through the accounts, so no per-account limit is ever approached; every password is right. */

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { jwksRoutes } from './crypto/jwks.routes.js';
 import { createIdentity } from './identity/index.js';
+import { createTenancy } from './tenancy/index.js';
 import type { Clock } from './platform/clock.js';
 import { systemClock } from './platform/clock.js';
 import type { Database } from './platform/db/index.js';
@@ -112,8 +113,10 @@ export async function buildApp({ config, database, rootKey, logger, clock = syst
   await app.register(securityTxtRoutes, { config, startedAt });
   await app.register(jwksRoutes, { db: database.db, clock });
 
+  const tenancy = createTenancy({ database, clock });
   const identity = await createIdentity({ config, database, clock, redis, jobs, mailer, rateLimiter, rootKey });
   await identity.register(app);
+  await tenancy.register(app, identity.requireUser);
 
   // Runs after the server has drained its requests: in-flight jobs finish before the database closes.
   app.addHook('onClose', async () => {

@@ -18,10 +18,16 @@ export type SecurityAction =
   | 'mfa.recovery_code_used' // a recovery code replaced the TOTP code
   | 'session.revoked' // one or more sessions revoked by the user
   | 'account.exported' // the user downloaded their personal data
-  | 'account.deletion_requested'; // the account was closed; purge scheduled
+  | 'account.deletion_requested' // the account was closed; purge scheduled
+  | 'org.created' // an organization was created; its creator is the owner
+  | 'org.settings_changed' // settings changed; metadata holds before and after
+  | 'member.role_changed' // a member's role changed; metadata holds before and after
+  | 'member.removed'; // a member was removed, or left
 
 export interface SecurityEvent {
   realm: Realm;
+  /** The organization the event belongs to, for org-level actions. */
+  tenantId?: string;
   principalId: string | null;
   action: SecurityAction;
   ip: string | null;
@@ -44,7 +50,8 @@ export async function recordAuditEvent(executor: Kysely<DB> | Transaction<DB>, e
       action: event.action,
       ip: event.ip,
       user_agent: event.userAgent,
-      metadata: JSON.stringify(event.metadata ?? {}),
+      // Until the audit issue adds per-tenant chains, the org rides in the metadata.
+      metadata: JSON.stringify(event.tenantId ? { ...event.metadata, tenant_id: event.tenantId } : (event.metadata ?? {})),
       at: event.at,
     })
     .execute();

@@ -10,6 +10,7 @@ import type { Mfa } from './mfa.service.js';
 import { findPasswordWeakness } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
 import { bumpTokenVersion, findPrincipalById, updatePasswordHash } from './principals.repository.js';
+import type { PrincipalRow } from './principals.repository.js';
 import type { RequestMeta, Sessions } from './sessions.service.js';
 
 export interface AccountDependencies {
@@ -34,12 +35,13 @@ export function createAccount(deps: AccountDependencies) {
   }
 
   /** Step-up: sensitive actions need the current password, checked here. */
-  async function confirmPassword(principal: Principal, password: string): Promise<void> {
+  async function confirmPassword(principal: Principal, password: string): Promise<PrincipalRow> {
     const row = await findPrincipalById(db, principal.realm, principal.id);
     if (!row?.password_hash || !(await deps.passwords.verify(row.password_hash, password)).valid) {
       throw identityErrors.step_up_required('The password is not correct');
     }
     await deps.sessions.markAuthenticated(principal.sessionId);
+    return row;
   }
 
   deps.jobs.register(ACCOUNT_PURGE_JOB, async (job) => {
@@ -86,8 +88,9 @@ export function createAccount(deps: AccountDependencies) {
 
     /** Changes the password; every other session ends and older access tokens stop working. */
     async changePassword(principal: Principal, input: { current_password: string; new_password: string }, meta: RequestMeta) {
-      await confirmPassword(principal, input.current_password);
-      const weakness = findPasswordWeakness(input.new_password, [principal.email]);
+      const row = await confirmPassword(principal, input.current_password);
+      // The name too, as at sign-up: "ada lovelace 1815" is as guessable after a change as before.
+      const weakness = findPasswordWeakness(input.new_password, row.name ? [row.email, row.name] : [row.email]);
       if (weakness) throw identityErrors.weak_password(weakness);
       const hash = await deps.passwords.hash(input.new_password);
       await db.transaction().execute(async (trx) => {

@@ -10,6 +10,14 @@ export interface PasswordHasher {
 }
 
 /**
+ * NFKC before hashing (NIST SP 800-63B 5.1.1.2): "é" typed as one code point on one keyboard and
+ * as "e" plus a combining accent on another is the same password.
+ */
+function normalized(password: string): string {
+  return password.normalize('NFKC');
+}
+
+/**
  * argon2id through the native `argon2` binding, which hashes on libuv's thread pool: the event
  * loop stays free while a sign-in storm hashes.
  */
@@ -18,13 +26,13 @@ export async function createPasswordHasher(params: IdentityConfig['argon2']): Pr
   // Made once with the current parameters, so an unknown email costs what a known one does.
   const dummyHash = await argon2.hash('rampart-dummy-password-for-timing', options);
   return {
-    hash: (password) => argon2.hash(password, options),
+    hash: (password) => argon2.hash(normalized(password), options),
     async verify(hash, password) {
-      const valid = await argon2.verify(hash, password);
+      const valid = await argon2.verify(hash, normalized(password));
       return { valid, needsRehash: valid && argon2.needsRehash(hash, options) };
     },
     async verifyDummy(password) {
-      await argon2.verify(dummyHash, password);
+      await argon2.verify(dummyHash, normalized(password));
     },
   };
 }

@@ -1,14 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
+import { FakeClock } from '../helpers/clock.js';
 import { errorCode, freshEmail, identityClient, mailedToken, PASSWORD, RELAXED_LIMITS } from './support.js';
 import type { IdentityClient } from './support.js';
 
 describe('sign-up', () => {
   let t: TestApp;
   let api: IdentityClient;
+  const clock = new FakeClock(new Date());
   beforeAll(async () => {
-    t = await createTestApp(RELAXED_LIMITS);
+    t = await createTestApp(RELAXED_LIMITS, { clock });
     api = identityClient(t);
   }, 60_000);
   afterAll(async () => t.close());
@@ -76,6 +78,17 @@ describe('sign-up', () => {
     expect((await api.login(email, long.slice(0, 128))).statusCode).toBe(200);
   });
 
+  // Regression: passwords were hashed as typed, so the same accented password entered in another
+  // Unicode form (precomposed on one keyboard, decomposed on another) was refused.
+  it('accepts a password typed in another Unicode normalization form', async () => {
+    const composed = 'crème brûlée à la façon de grand-mère'.normalize('NFC');
+    const decomposed = composed.normalize('NFD');
+    expect(decomposed).not.toBe(composed);
+    const email = freshEmail('unicode');
+    expect((await api.signup(email, composed)).statusCode).toBe(201);
+    expect((await api.login(email, decomposed)).statusCode).toBe(200);
+  });
+
   it('mails a verification link whose token verifies the address once', async () => {
     const { email, tokens } = await api.account(freshEmail('verify'));
     expect((await api.me(tokens.access_token)).json().email_verified).toBe(false);
@@ -88,6 +101,17 @@ describe('sign-up', () => {
     const again = await api.inject({ method: 'POST', url: '/v1/auth/email/verify', payload: { token } });
     expect(again.statusCode).toBe(400);
     expect(errorCode(again)).toBe('invalid_token');
+  });
+
+  it('refuses a verification token after its 24 hours', async () => {
+    const { email, tokens } = await api.account(freshEmail('late'));
+    const token = await mailedToken(t, email, /confirm your email/i);
+    clock.advance(24 * 3_600_000 + 1_000);
+    const response = await api.inject({ method: 'POST', url: '/v1/auth/email/verify', payload: { token } });
+    expect(response.statusCode).toBe(400);
+    expect(errorCode(response)).toBe('invalid_token');
+    const refreshed = (await api.refresh(tokens.refresh_token)).json<{ access_token: string }>();
+    expect((await api.me(refreshed.access_token)).json().email_verified).toBe(false);
   });
 
   it('refuses an unknown verification token', async () => {

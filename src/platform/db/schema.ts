@@ -10,6 +10,9 @@ import type { ColumnType, Generated } from 'kysely';
 export interface DB {
   schema_migrations: SchemaMigrationsTable;
   tenants: TenantsTable;
+  memberships: MembershipsTable;
+  invitations: InvitationsTable;
+  api_keys: ApiKeysTable;
   jobs: JobsTable;
   job_schedules: JobSchedulesTable;
   mail_outbox: MailOutboxTable;
@@ -37,8 +40,48 @@ export interface SchemaMigrationsTable {
 export interface TenantsTable {
   tenant_id: string;
   name: string;
-  plan: Generated<string>;
+  plan: Generated<'free' | 'growth' | 'enterprise'>;
+  mfa_required_for: Generated<'none' | 'owners' | 'admins' | 'all'>;
+  invite_only: Generated<boolean>;
+  retention_days: Generated<number>;
+  erasure_grace_days: Generated<number>;
   created_at: CreatedAt;
+  updated_at: Generated<Date>;
+}
+
+export interface MembershipsTable {
+  tenant_id: string;
+  user_id: string;
+  role: 'owner' | 'admin' | 'member';
+  created_at: CreatedAt;
+  updated_at: Generated<Date>;
+}
+
+export interface InvitationsTable {
+  tenant_id: string;
+  invitation_id: string;
+  email: string;
+  role: 'owner' | 'admin' | 'member';
+  token_hash: Buffer;
+  invited_by: string;
+  expires_at: Date;
+  accepted_at: Date | null;
+  accepted_by: string | null;
+  revoked_at: Date | null;
+  created_at: CreatedAt;
+}
+
+export interface ApiKeysTable {
+  tenant_id: string;
+  key_id: string;
+  name: string;
+  scopes: string[];
+  key_hash: Buffer;
+  created_by: string;
+  created_at: CreatedAt;
+  expires_at: Date | null;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
 }
 
 export type JobState = 'pending' | 'running' | 'done' | 'dead';

@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { recordAuditEvent } from '../audit/index.js';
+import type { SecurityAction } from '../audit/index.js';
+import type { Principal } from '../identity/index.js';
+import type { Clock } from '../platform/clock.js';
+import { withTenant } from '../platform/db/index.js';
+import type { DB, TenantTransaction } from '../platform/db/index.js';
+import type { OrgContext } from './org-context.js';
+import * as repo from './orgs.repository.js';
+import type { OrgSettings, TenantRow } from './orgs.repository.js';
+import { rank, roleAllows } from './permissions.js';
+import type { Role } from './permissions.js';
+import { tenancyErrors } from './tenancy.errors.js';
+
+/** Who did it and from where, recorded with every org action. */
+export interface ActionMeta {
+  ip: string;
+  userAgent: string | null;
+}
+
+export interface OrgView {
+  id: string;
+  name: string;
+  plan: string;
+  mfa_required_for: TenantRow['mfa_required_for'];
+  invite_only: boolean;
+  retention_days: number;
+  erasure_grace_days: number;
+  created_at: string;
+}
+
+function viewOf(org: TenantRow): OrgView {
+  return {
+    id: org.tenant_id,
+    name: org.name,
+    plan: org.plan,
+    mfa_required_for: org.mfa_required_for,
+    invite_only: org.invite_only,
+    retention_days: org.retention_days,
+    erasure_grace_days: org.erasure_grace_days,
+    created_at: org.created_at.toISOString(),
+  };
+}
+
+const SETTING_KEYS = ['name', 'mfa_required_for', 'invite_only', 'retention_days', 'erasure_grace_days'] as const;
+
+/** Organizations and their members: creation, settings, roles, removal. */
+export function createOrgs(deps: { db: Kysely<DB>; clock: Clock }) {
+  const { db, clock } = deps;
+
+  function audit(trx: TenantTransaction, context: { tenantId: string; actorId: string }, action: SecurityAction, meta: ActionMeta, metadata: Record<string, unknown>) {
+    return recordAuditEvent(trx, {
+      realm: 'user',
+      tenantId: context.tenantId,
+      principalId: context.actorId,
+      action,
+      ip: meta.ip,
+      userAgent: meta.userAgent,
+      metadata,
+      at: clock.now(),
+    });
+  }
+
+  /** Loads the target membership; a user who is not a member of this org is 404. */
+  async function targetOf(trx: TenantTransaction, tenantId: string, userId: string) {
+    const target = await repo.findMembership(trx, tenantId, userId);
+    if (!target) throw tenancyErrors.not_found('No such member');
+    return target;
+  }
+
+  /** The org must keep an owner: refuses to take the role from the last one. */
+  async function assertNotLastOwner(trx: TenantTransaction, tenantId: string): Promise<void> {
+    await repo.lockTenant(trx, tenantId);
+    if ((await repo.countOwners(trx, tenantId)) <= 1) throw tenancyErrors.last_owner();
+  }
+
+  return {
+    async create(principal: Principal, name: string, meta: ActionMeta): Promise<{ id: string; name: string }> {
+      const tenantId = randomUUID();
+      await withTenant(db, tenantId, async (trx) => {
+        await repo.insertTenant(trx, tenantId, name);
+        await repo.insertMembership(trx, tenantId, principal.id, 'owner');
+        await audit(trx, { tenantId, actorId: principal.id }, 'org.created', meta, { name });
+      });
+      return { id: tenantId, name };
+    },
+
+    view: (context: OrgContext): OrgView => viewOf(context.org),
+
+    async updateSettings(context: OrgContext, changes: OrgSettings, meta: ActionMeta): Promise<OrgView> {
+      return withTenant(db, context.tenantId, async (trx) => {
+        const before = await repo.lockTenant(trx, context.tenantId);
+        if (!before) throw tenancyErrors.not_found();
+        const changed = SETTING_KEYS.filter((key) => changes[key] !== undefined && changes[key] !== before[key]);
+        if (changed.length > 0) {
+          const diff = Object.fromEntries(changed.map((key) => [key, changes[key]]));
+          await repo.updateTenant(trx, context.tenantId, diff, clock.now());
+          await audit(trx, { tenantId: context.tenantId, actorId: context.actor.id }, 'org.settings_changed', meta, {
+            before: Object.fromEntries(changed.map((key) => [key, before[key]])),
+            after: diff,
+          });
+        }
+        return viewOf((await repo.findTenant(trx, context.tenantId))!);
+      });
+    },
+
+    async listMembers(context: OrgContext) {
+      const memberships = await withTenant(db, context.tenantId, (trx) => repo.listMemberships(trx, context.tenantId));
+      const users = new Map((await repo.describeUsers(db, memberships.map((m) => m.user_id))).map((user) => [user.id, user]));
+      return memberships.map((membership) => {
+        const user = users.get(membership.user_id);
+        return {
+          user_id: membership.user_id,
+          email: user?.email ?? '',
+          name: user?.name ?? null,
+          role: membership.role,
+          mfa_enabled: Boolean(user?.confirmed_at),
+        };
+      });
+    },
+
+    /**
+     * Changes a member's role. Only owners grant or take away `owner`; admins manage the roles
+     * below; the last owner cannot be demoted. Takes effect on the member's next request.
+     */
+    async changeRole(context: OrgContext, userId: string, role: Role, meta: ActionMeta): Promise<{ user_id: string; role: Role }> {
+      return withTenant(db, context.tenantId, async (trx) => {
+        const target = await targetOf(trx, context.tenantId, userId);
+        if (target.role === role) return { user_id: userId, role };
+        const touchesOwner = role === 'owner' || target.role === 'owner';
+        if (touchesOwner && !roleAllows(context.role, context.plan, 'owners:manage')) throw tenancyErrors.forbidden('Only owners grant or remove the owner role');
+        if (target.role === 'owner') await assertNotLastOwner(trx, context.tenantId);
+        await repo.updateRole(trx, context.tenantId, userId, role, clock.now());
+        await audit(trx, { tenantId: context.tenantId, actorId: context.actor.id }, 'member.role_changed', meta, {
+          user_id: userId,
+          before: target.role,
+          after: role,
+        });
+        return { user_id: userId, role };
+      });
+    },
+
+    /** Removes a member, or lets a member leave. Nobody removes someone above them; the last owner stays. */
+    async removeMember(context: OrgContext, userId: string, meta: ActionMeta): Promise<void> {
+      await withTenant(db, context.tenantId, async (trx) => {
+        const target = await targetOf(trx, context.tenantId, userId);
+        const leaving = userId === context.actor.id;
+        if (!leaving) {
+          if (!roleAllows(context.role, context.plan, 'members:remove')) throw tenancyErrors.forbidden();
+          if (rank(target.role) > rank(context.role)) throw tenancyErrors.forbidden('You cannot remove a member whose role is above yours');
+        }
+        if (target.role === 'owner') await assertNotLastOwner(trx, context.tenantId);
+        await repo.deleteMembership(trx, context.tenantId, userId);
+        await audit(trx, { tenantId: context.tenantId, actorId: context.actor.id }, 'member.removed', meta, { user_id: userId, role: target.role, left: leaving });
+      });
+    },
+
+    async orgsOf(userId: string) {
+      return (await repo.listOrgsOfUser(db, userId)).map((row) => ({ id: row.tenant_id, name: row.name, role: row.role }));
+    },
+  };
+}
+
+export type Orgs = ReturnType<typeof createOrgs>;
