@@ -40,7 +40,7 @@ export interface OidcProviderConfig {
 }
 
 export interface IdentityConfig {
-  /** `invite_only`: /v1/auth/signup answers 403 and external sign-in creates no account; accounts come from invitations. */
+  /** `invite_only`: /v1/auth/signup answers 403 without an `invitation_token` and external sign-in creates no account; accounts come from invitations. */
   signup: 'open' | 'invite_only';
   oidcProviders: OidcProviderConfig[];
   accessTokenTtlSeconds: number;
@@ -164,6 +164,9 @@ function refuseUnsafeProductionDefaults(config: Config): void {
     throw new ConfigError(
       'RAMPART_ENV=production requires an explicit root key: set RAMPART_ROOT_KEY_FILE (a 0600 file) or RAMPART_ROOT_KEY (base64, 32 bytes)',
     );
+  }
+  if (!config.publicUrl.startsWith('https://')) {
+    throw new ConfigError('RAMPART_ENV=production requires RAMPART_PUBLIC_URL to be an https:// URL: it is the token issuer and the base of every mailed link');
   }
   if (!config.smtpUrl) {
     throw new ConfigError('RAMPART_ENV=production requires RAMPART_SMTP_URL: without it no mail (resets, invitations) is delivered');

@@ -58,6 +58,8 @@ export async function checkDatabaseReachable(database: Database, config: Pick<Co
 export function withoutPassword(url: string): string {
   const parsed = new URL(url);
   if (parsed.password) parsed.password = '';
+  // libpq also takes the password as a query parameter.
+  if (parsed.searchParams.has('password')) parsed.searchParams.set('password', 'redacted');
   return parsed.toString();
 }
 

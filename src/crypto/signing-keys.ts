@@ -16,8 +16,11 @@ export type SigningPurpose = 'access-token' | 'audit-checkpoint' | 'document-sea
 
 // Serializes key creation across nodes that start together; any constant works.
 const KEY_CREATION_LOCK = 7_264_270_882;
-/** How long a retired key stays in the JWKS, so tokens it signed verify until they expire. */
-const RETIRED_KEY_GRACE_DAYS = 30;
+/**
+ * How long a retired key stays in the JWKS: longer than any token lives (at most an hour) plus
+ * clock skew and JWKS caching, and no longer, so a retired key soon stops being trusted anywhere.
+ */
+const RETIRED_KEY_GRACE_MS = 2 * 3_600_000;
 
 /** Returns the active Ed25519 key for `purpose`, creating it on first start. */
 export async function ensureSigningKey(db: Kysely<DB>, sealingKey: Buffer, purpose: SigningPurpose): Promise<SigningKey> {
@@ -38,14 +41,22 @@ export async function ensureSigningKey(db: Kysely<DB>, sealingKey: Buffer, purpo
 
 /**
  * Retires the active key of `purpose` and creates its successor. Verifiers keep accepting the
- * retired key for RETIRED_KEY_GRACE_DAYS, so tokens already issued stay valid until they expire.
+ * retired key for RETIRED_KEY_GRACE_MS, so tokens already issued stay valid until they expire.
+ * `dropPrevious` (a key believed compromised) unpublishes it at once instead: every token it
+ * signed stops verifying, which signs everybody out.
  */
-export async function rotateSigningKey(db: Kysely<DB>, sealingKey: Buffer, purpose: SigningPurpose, now: Date): Promise<{ kid: string; retired: string[] }> {
+export async function rotateSigningKey(
+  db: Kysely<DB>,
+  sealingKey: Buffer,
+  purpose: SigningPurpose,
+  now: Date,
+  options: { dropPrevious?: boolean } = {},
+): Promise<{ kid: string; retired: string[] }> {
   return db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(${KEY_CREATION_LOCK})`.execute(trx);
     const retired = await trx
       .updateTable('signing_keys')
-      .set({ retired_at: now })
+      .set({ retired_at: options.dropPrevious ? new Date(now.getTime() - RETIRED_KEY_GRACE_MS) : now })
       .where('purpose', '=', purpose)
       .where('retired_at', 'is', null)
       .returning('kid')
@@ -69,7 +80,7 @@ async function createSigningKey(trx: Transaction<DB>, sealingKey: Buffer, purpos
 
 /** Public keys that verifiers should accept for `purpose`: the active ones and recently retired ones. */
 export async function listPublicKeys(db: Kysely<DB>, purpose: SigningPurpose, now: Date): Promise<JsonWebKey[]> {
-  const cutoff = new Date(now.getTime() - RETIRED_KEY_GRACE_DAYS * 86_400_000);
+  const cutoff = new Date(now.getTime() - RETIRED_KEY_GRACE_MS);
   const rows = await db
     .selectFrom('signing_keys')
     .select('public_jwk')

@@ -21,11 +21,11 @@ export interface AccessTokenClaims {
 
 export interface AccessTokens {
   /**
-   * Loads the active signing key (creating it on first start). Call it when the app is ready and
-   * then periodically: on PGlite, loading it lazily inside a request's transaction would wait
-   * for the very connection that transaction holds.
+   * Loads the active signing key (creating it on first start) and the keys verification accepts,
+   * dropping retired ones. Call it when the app is ready and then periodically: on PGlite, loading
+   * lazily inside a request's transaction would wait for the very connection it holds.
    */
-  loadSigningKey(): Promise<void>;
+  loadKeys(): Promise<void>;
   issue(realm: Realm, claims: { sub: string; sid: string; amr: string[]; tv: number }): Promise<string>;
   /** Verifies signature, algorithm, issuer, audience and times; throws 401 otherwise. */
   verify(realm: Realm, token: string): Promise<AccessTokenClaims>;
@@ -52,8 +52,9 @@ export function createAccessTokens(deps: { db: Kysely<DB>; sealingKey: Buffer; i
   let loadedAt = -Infinity;
   let signingKey: SigningKey | null = null;
 
-  async function loadSigningKey(): Promise<void> {
+  async function loadKeys(): Promise<void> {
     signingKey = await ensureSigningKey(deps.db, deps.sealingKey, 'access-token');
+    await reloadKeys();
   }
 
   async function reloadKeys(): Promise<void> {
@@ -73,7 +74,7 @@ export function createAccessTokens(deps: { db: Kysely<DB>; sealingKey: Buffer; i
   }
 
   return {
-    loadSigningKey,
+    loadKeys,
 
     async issue(realm, claims) {
       const now = Math.floor(deps.clock.now().getTime() / 1000);
@@ -101,6 +102,7 @@ export function createAccessTokens(deps: { db: Kysely<DB>; sealingKey: Buffer; i
           audience: audienceFor(realm),
           currentDate: deps.clock.now(),
           requiredClaims: ['sub', 'sid', 'iat', 'exp', 'nbf'],
+          typ: 'at+jwt',
         });
         if (typeof payload.sid !== 'string' || typeof payload.tv !== 'number' || !Array.isArray(payload.amr)) {
           throw identityErrors.unauthenticated('The access token is malformed');

@@ -10,6 +10,7 @@ import type { Mailer } from '../platform/mail/index.js';
 import { createAccessTokens, SIGNING_KEY_REFRESH_MS } from './access-tokens.js';
 import { createAccount } from './account.service.js';
 import { createAuth } from './auth.service.js';
+import type { InvitationCheck } from './auth.service.js';
 import { createAuthenticator } from './authenticate.js';
 import { identityRoutes } from './identity.routes.js';
 import { createPlatformAuth } from './platform-auth.service.js';
@@ -28,6 +29,10 @@ export { SIGNING_KEY_REFRESH_MS } from './access-tokens.js';
 /** Creates a platform staff account (only `rampart admin create` does). */
 export { createPlatformStaff } from './platform-staff.js';
 export { principalOf } from './authenticate.js';
+/** The stored and compared form of an email address (null when it is not one). */
+export { normalizeEmail } from './email.js';
+/** Random single-use tokens and their keyed hash, for other modules' mailed links. */
+export { generateSecretToken, hashSecretToken } from './secret-tokens.js';
 
 export interface IdentityDependencies {
   config: Config;
@@ -38,6 +43,8 @@ export interface IdentityDependencies {
   mailer: Mailer;
   rateLimiter: RateLimiter;
   rootKey: Buffer;
+  /** Answers invite-only sign-up; given by the composition root because identity does not depend on tenancy. */
+  isInvited: InvitationCheck;
 }
 
 /** Builds the identity module: accounts, sessions, MFA, tokens, and the preHandlers other modules use. */
@@ -71,6 +78,7 @@ export async function createIdentity(deps: IdentityDependencies) {
     mailer: deps.mailer,
     jobs: deps.jobs,
     hashKey: tokenHashKey,
+    isInvited: deps.isInvited,
   });
   const account = createAccount({ db, clock, passwords, sessions, mfa, jobs: deps.jobs, deletionGraceDays: config.identity.accountDeletionGraceDays });
   const authenticator = createAuthenticator({ accessTokens, sessions, rateLimiter: deps.rateLimiter });
@@ -88,9 +96,9 @@ export async function createIdentity(deps: IdentityDependencies) {
       let refresh: NodeJS.Timeout | undefined;
       app.addHook('onReady', async () => {
         // A database that is down at start must not stop the app from starting (readiness says 503).
-        await accessTokens.loadSigningKey().catch((error: unknown) => app.log.warn({ err: error }, 'signing key not loaded yet'));
+        await accessTokens.loadKeys().catch((error: unknown) => app.log.warn({ err: error }, 'signing key not loaded yet'));
         refresh = setInterval(() => {
-          accessTokens.loadSigningKey().catch((error: unknown) => app.log.warn({ err: error }, 'signing key refresh failed'));
+          accessTokens.loadKeys().catch((error: unknown) => app.log.warn({ err: error }, 'signing key refresh failed'));
         }, SIGNING_KEY_REFRESH_MS).unref();
       });
       app.addHook('onClose', async () => clearInterval(refresh));

@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Thrown when the data folder cannot be used; the message says what to do. */
@@ -18,10 +18,13 @@ export class DataDirInUseError extends DataDirError {
   }
 }
 
-/** Creates the data folder (0700) if needed and checks it is writable. */
+/** Creates the data folder (0700) if needed, closes it to other users, and checks it is writable. */
 export async function prepareDataDir(dir: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
+    // A folder made beforehand by someone else's hand may be open to other users; the database
+    // files and the admin socket inside must not be.
+    if (((await stat(dir)).mode & 0o077) !== 0) await chmod(dir, 0o700);
     const probe = join(dir, '.write-test');
     await (await open(probe, 'w', 0o600)).close();
     await rm(probe);

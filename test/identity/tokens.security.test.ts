@@ -58,7 +58,7 @@ describe('token attacks', () => {
   /** Mints with the app's real key, as the app would, but with the given issuer. */
   async function minter(issuer: string) {
     const tokens = createAccessTokens({ db: t.db.database.db, sealingKey, issuer, ttlSeconds: 900, clock });
-    await tokens.loadSigningKey();
+    await tokens.loadKeys();
     return tokens;
   }
 

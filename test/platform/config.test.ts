@@ -74,7 +74,9 @@ describe('configuration', () => {
 
     it('accepts a trusted TLS-terminating proxy instead of TLS', () => {
       const { RAMPART_TLS_CERT: _c, RAMPART_TLS_KEY: _k, ...rest } = safe;
-      expect(loadConfig({ ...rest, RAMPART_TRUSTED_PROXIES: '10.0.0.0/8' }).trustedProxies).toEqual(['10.0.0.0/8']);
+      const behindProxy = { ...rest, RAMPART_TRUSTED_PROXIES: '10.0.0.0/8', RAMPART_PUBLIC_URL: 'https://auth.vendor.example' };
+      expect(loadConfig(behindProxy).trustedProxies).toEqual(['10.0.0.0/8']);
+      expectConfigError({ ...behindProxy, RAMPART_PUBLIC_URL: 'http://auth.vendor.example' }, /RAMPART_PUBLIC_URL to be an https/);
     });
 
     it('refuses the unsafe defaults of development', () => {

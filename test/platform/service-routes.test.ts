@@ -6,7 +6,7 @@ import { generate } from 'selfsigned';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveKey } from '../../src/crypto/root-key.js';
-import { ensureSigningKey } from '../../src/crypto/signing-keys.js';
+import { ensureSigningKey, rotateSigningKey } from '../../src/crypto/signing-keys.js';
 import { openPostgres } from '../../src/platform/db/index.js';
 import { createTestApp, TEST_ROOT_KEY } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
@@ -159,5 +159,29 @@ describe('TLS', () => {
     } finally {
       await t.close();
     }
+  });
+});
+
+describe('signing key rotation', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  }, 60_000);
+  afterAll(async () => t.close());
+
+  async function publishedKids(): Promise<string[]> {
+    return (await t.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json<{ keys: Array<{ kid: string }> }>().keys.map((key) => key.kid);
+  }
+
+  it('publishes the retired key beside its successor, and drops a compromised one at once', async () => {
+    const sealingKey = deriveKey(Buffer.from(TEST_ROOT_KEY, 'base64'), 'signing-keys');
+    const first = await ensureSigningKey(t.db.database.db, sealingKey, 'access-token');
+    const rotated = await rotateSigningKey(t.db.database.db, sealingKey, 'access-token', new Date());
+    expect(rotated.retired).toEqual([first.kid]);
+    expect((await publishedKids()).sort()).toEqual([first.kid, rotated.kid].sort());
+    const dropped = await rotateSigningKey(t.db.database.db, sealingKey, 'access-token', new Date(), { dropPrevious: true });
+    expect(dropped.retired).toEqual([rotated.kid]);
+    // The first key's grace period is still running; the dropped one is gone.
+    expect((await publishedKids()).sort()).toEqual([first.kid, dropped.kid].sort());
   });
 });

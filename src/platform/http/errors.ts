@@ -79,6 +79,8 @@ export const httpErrors = defineErrors({
 // Connection-level failures of the database: the request may succeed later, so 503 not 500.
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300']);
 
+const UNSTORABLE_TEXT_CODES = new Set(['22021', '22P05', '22025']);
+
 function isDependencyUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
@@ -112,6 +114,8 @@ export function toAppError(error: unknown): AppError {
       return httpErrors.invalid_request('The body is not valid JSON');
   }
   if (isDependencyUnavailable(error)) return httpErrors.unavailable(undefined, { headers: { 'retry-after': '5' } });
+  // Text PostgreSQL cannot store (a NUL byte, an invalid escape) is the client's input, not our bug.
+  if (UNSTORABLE_TEXT_CODES.has(String(fastifyError.code))) return httpErrors.invalid_request('The request holds characters that cannot be stored (such as NUL)');
   const status = fastifyError.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     // Fastify's own client errors (malformed JSON, prototype poisoning, bad URL encoding): their

@@ -12,7 +12,8 @@ export const REDACTED = '[redacted]';
 // Matched against each key, lower-cased, with separators removed ("X-Api-Key" -> "xapikey").
 const SENSITIVE_KEY = /pass(word|phrase)?|secret|token|authorization|cookie|apikey|privatekey|rootkey|^key$|otp|^code$|recovery|email|credential|signature/;
 
-const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
+// Unicode-aware: internationalized addresses (jürgen@bäcker.de) are personal data too.
+const EMAIL = /[\p{L}\p{N}._%+-]+@[\p{L}\p{N}.-]+\.[\p{L}]{2,}/gu;
 
 const STRING_PATTERNS: Array<[RegExp, string]> = [
   // Authorization header values.
