@@ -77,3 +77,18 @@ grant select, insert, update on api_keys to rampart_app;
 -- application role never reads or changes the history (the audit issue moves org events into
 -- per-tenant chains).
 grant insert on security_events to rampart_app;
+
+-- A user's own view across tenants (their org list at /v1/me): in a user-scoped transaction
+-- (rampart.user_id set, no tenant) the application role sees that user's memberships and the orgs
+-- they belong to, read-only, and nothing else. These policies add to the tenant policies above
+-- (permissive policies are OR-ed); in a tenant-scoped transaction no user is set and they match
+-- nothing. The subquery on memberships is itself filtered by memberships' policies.
+create or replace function rampart_current_user() returns uuid
+  language sql stable parallel safe
+  as $$ select nullif(current_setting('rampart.user_id', true), '')::uuid $$;
+grant execute on function rampart_current_user() to rampart_app;
+
+create policy memberships_own on memberships for select
+  using (user_id = rampart_current_user());
+create policy tenants_of_member on tenants for select
+  using (exists (select 1 from memberships m where m.tenant_id = tenants.tenant_id and m.user_id = rampart_current_user()));

@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { DB, TenantTransaction } from '../platform/db/index.js';
+import type { DB, TenantTransaction, UserTransaction } from '../platform/db/index.js';
 import type { Role } from './permissions.js';
 
 export type TenantRow = Selectable<DB['tenants']>;
@@ -53,11 +53,11 @@ export async function deleteMembership(trx: TenantTransaction, tenantId: string,
 }
 
 /**
- * The orgs a user belongs to, across tenants: the one cross-tenant read, by the owner connection,
- * filtered to the user's own memberships (their /v1/me), never reachable with another user's id.
+ * The orgs a user belongs to, across tenants (their /v1/me): the one cross-tenant read, in a
+ * user-scoped transaction whose policies show that user's memberships and nothing else.
  */
-export async function listOrgsOfUser(db: Kysely<DB>, userId: string) {
-  return db
+export async function listOrgsOfUser(trx: UserTransaction, userId: string) {
+  return trx
     .selectFrom('memberships as m')
     .innerJoin('tenants as t', 't.tenant_id', 'm.tenant_id')
     .select(['t.tenant_id', 't.name', 'm.role'])

@@ -4,7 +4,7 @@ import { recordAuditEvent } from '../audit/index.js';
 import type { SecurityAction } from '../audit/index.js';
 import type { Principal } from '../identity/index.js';
 import type { Clock } from '../platform/clock.js';
-import { withTenant } from '../platform/db/index.js';
+import { withTenant, withUser } from '../platform/db/index.js';
 import type { DB, TenantTransaction } from '../platform/db/index.js';
 import type { OrgContext } from './org-context.js';
 import * as repo from './orgs.repository.js';
@@ -157,7 +157,7 @@ export function createOrgs(deps: { db: Kysely<DB>; clock: Clock }) {
     },
 
     async orgsOf(userId: string) {
-      return (await repo.listOrgsOfUser(db, userId)).map((row) => ({ id: row.tenant_id, name: row.name, role: row.role }));
+      return (await withUser(db, userId, (trx) => repo.listOrgsOfUser(trx, userId))).map((row) => ({ id: row.tenant_id, name: row.name, role: row.role }));
     },
   };
 }

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GLOBAL_TABLES, withTenant } from '../../src/platform/db/index.js';
+import { GLOBAL_TABLES, withTenant, withUser } from '../../src/platform/db/index.js';
 import { createTestDatabase } from '../helpers/database.js';
 import type { TestDatabase } from '../helpers/database.js';
 
@@ -108,6 +108,41 @@ describe('tenant isolation', () => {
     ).rejects.toThrow('fail after write');
     const rows = await sql`select 1 from notes where note_id = 3`.execute(t.database.db);
     expect(rows.rows).toEqual([]);
+  });
+});
+
+describe('user-scoped reads across tenants', () => {
+  let t: TestDatabase;
+  const alice = randomUUID();
+  const bob = randomUUID();
+
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    const { db } = t.database;
+    await db.insertInto('users').values([
+      { id: alice, email: `${alice}@example.test`, name: null, password_hash: null },
+      { id: bob, email: `${bob}@example.test`, name: null, password_hash: null },
+    ]).execute();
+    await db.insertInto('tenants').values([{ tenant_id: tenantA, name: 'A' }, { tenant_id: tenantB, name: 'B' }]).execute();
+    await db.insertInto('memberships').values([
+      { tenant_id: tenantA, user_id: alice, role: 'owner' },
+      { tenant_id: tenantB, user_id: bob, role: 'owner' },
+    ]).execute();
+  }, 60_000);
+  afterAll(async () => t.drop());
+
+  it("shows a user their own memberships and orgs, and nobody else's", async () => {
+    const seen = await withUser(t.database.db, alice, async (trx) => ({
+      memberships: await trx.selectFrom('memberships').select(['tenant_id', 'user_id']).execute(),
+      tenants: await trx.selectFrom('tenants').select('tenant_id').execute(),
+    }));
+    expect(seen).toEqual({ memberships: [{ tenant_id: tenantA, user_id: alice }], tenants: [{ tenant_id: tenantA }] });
+  });
+
+  it('cannot write, even to the user’s own rows', async () => {
+    await expect(
+      withUser(t.database.db, alice, (trx) => trx.updateTable('memberships').set({ role: 'member' }).where('user_id', '=', alice).execute()),
+    ).rejects.toThrow(/read-only/);
   });
 });
 

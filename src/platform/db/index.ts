@@ -2,7 +2,7 @@ export { openPglite, openPostgres, fromPglite, PGLITE_PARSERS } from './database
 export type { Database, DatabaseKind } from './database.js';
 export { migrate, migrationStatus, readMigrations } from './migrate.js';
 export type { Migration, MigrationProgress, MigrationStatus } from './migrate.js';
-export { withTenant } from './tenant.js';
-export type { TenantTransaction } from './tenant.js';
+export { withTenant, withUser } from './tenant.js';
+export type { TenantTransaction, UserTransaction } from './tenant.js';
 export { GLOBAL_TABLES } from './schema.js';
 export type { DB, Realm, OneTimeTokenPurpose } from './schema.js';

@@ -23,3 +23,22 @@ export async function withTenant<T>(db: Kysely<DB>, tenantId: string, work: (trx
     return work(trx as TenantTransaction);
   });
 }
+
+declare const userScoped: unique symbol;
+
+/**
+ * A transaction running as `rampart_app` for one user and no tenant: row-level security shows
+ * that user's own memberships and the orgs they belong to, read-only, and no other tenant data.
+ */
+export type UserTransaction = Transaction<DB> & { readonly [userScoped]: string };
+
+/** Runs `work` in a read-only transaction scoped to `userId` (a user's view across their orgs). */
+export async function withUser<T>(db: Kysely<DB>, userId: string, work: (trx: UserTransaction) => Promise<T>): Promise<T> {
+  if (!UUID.test(userId)) throw new TypeError('user id must be a UUID');
+  return db.transaction().execute(async (trx) => {
+    await sql`select set_config('rampart.user_id', ${userId}, true)`.execute(trx);
+    await sql`set local role rampart_app`.execute(trx);
+    await sql`set transaction read only`.execute(trx);
+    return work(trx as UserTransaction);
+  });
+}
