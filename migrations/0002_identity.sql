@@ -27,6 +27,8 @@ create table platform_staff (
   name text,
   password_hash text not null,
   token_version integer not null default 0,
+  -- Offboarding: a disabled staff member can neither sign in nor use a token issued before.
+  disabled_at timestamptz,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );

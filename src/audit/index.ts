@@ -9,6 +9,7 @@ export type SecurityAction =
   | 'auth.refresh_token_reused' // a spent refresh token came back: the session was revoked
   | 'auth.logout' // the session ended at the user's request
   | 'auth.external_identity.linked' // an OpenID Connect identity was attached to the account with its verified email
+  | 'account.claimed' // the proven owner of a never-verified address took the account over; metadata lists what was cleared
   | 'email.verified' // the address was proven by the mailed link
   | 'password.changed' // changed by the signed-in user
   | 'password.reset_requested' // a reset link was mailed
@@ -19,10 +20,16 @@ export type SecurityAction =
   | 'session.revoked' // one or more sessions revoked by the user
   | 'account.exported' // the user downloaded their personal data
   | 'account.deletion_requested' // the account was closed; purge scheduled
+  | 'staff.disabled' // a platform staff account was disabled (rampart admin disable)
   | 'org.created' // an organization was created; its creator is the owner
   | 'org.settings_changed' // settings changed; metadata holds before and after
   | 'member.role_changed' // a member's role changed; metadata holds before and after
-  | 'member.removed'; // a member was removed, or left
+  | 'member.removed' // a member was removed, or left
+  | 'invitation.sent' // an invitation was mailed; metadata holds its id, the address and the role
+  | 'invitation.accepted' // the invitee joined the org with the invited role
+  | 'invitation.revoked' // a pending invitation was withdrawn before use
+  | 'api_key.issued' // an org API key was created; metadata holds its id, name, scopes and expiry, never the key
+  | 'api_key.revoked'; // an org API key was revoked; metadata holds its id and name
 
 export interface SecurityEvent {
   realm: Realm;

@@ -12,6 +12,7 @@ import { createAccount } from './account.service.js';
 import { createAuth } from './auth.service.js';
 import type { InvitationCheck } from './auth.service.js';
 import { createAuthenticator } from './authenticate.js';
+import type { Principal } from './authenticate.js';
 import { identityRoutes } from './identity.routes.js';
 import { createPlatformAuth } from './platform-auth.service.js';
 import { platformRoutes } from './platform.routes.js';
@@ -27,7 +28,7 @@ export type { Principal } from './authenticate.js';
 /** How long nodes take to start signing with a rotated key. */
 export { SIGNING_KEY_REFRESH_MS } from './access-tokens.js';
 /** Creates a platform staff account (only `rampart admin create` does). */
-export { createPlatformStaff } from './platform-staff.js';
+export { createPlatformStaff, disablePlatformStaff } from './platform-staff.js';
 export { principalOf } from './authenticate.js';
 /** The stored and compared form of an email address (null when it is not one). */
 export { normalizeEmail } from './email.js';
@@ -91,6 +92,10 @@ export async function createIdentity(deps: IdentityDependencies) {
     requireUser,
     /** preHandler for platform-staff routes. */
     requirePlatform,
+    /** Step-up for other modules: resolves if `password` is the signed-in user's own, else throws 403 `step_up_required`. */
+    confirmPassword: async (principal: Principal, password: string): Promise<void> => {
+      await account.confirmPassword(principal, password);
+    },
     async register(app: FastifyInstance): Promise<void> {
       app.decorateRequest('principal', null);
       let refresh: NodeJS.Timeout | undefined;

@@ -1,17 +1,15 @@
-import { randomInt } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { seal, unseal } from '../crypto/seal.js';
 import type { Clock } from '../platform/clock.js';
 import type { DB, Realm } from '../platform/db/index.js';
 import { identityErrors } from './identity.errors.js';
 import * as repo from './mfa.repository.js';
-import { hashSecretToken } from './secret-tokens.js';
+import { generateReadableSecret, hashSecretToken } from './secret-tokens.js';
 import { createTotpEnrolment, matchTotpStep } from './totp.js';
 import type { TotpEnrolment } from './totp.js';
 
+// 10 characters each, about 49.5 bits: easy to type from paper, useless to guess online.
 const RECOVERY_CODE_COUNT = 10;
-// 10 characters from a 31-letter alphabet without look-alikes: about 49.5 bits, easy to type from paper.
-const RECOVERY_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
 
 export interface MfaDependencies {
   db: Kysely<DB>;
@@ -27,11 +25,6 @@ function sealingContext(realm: Realm, principalId: string): string {
   return `totp:${realm}:${principalId}`;
 }
 
-function newRecoveryCode(): string {
-  // randomInt, not `byte % 31`: a modulo would make the first letters of the alphabet likelier.
-  const chars = Array.from({ length: 10 }, () => RECOVERY_ALPHABET[randomInt(RECOVERY_ALPHABET.length)]).join('');
-  return `${chars.slice(0, 5)}-${chars.slice(5)}`;
-}
 
 function normalizeRecoveryCode(code: string): string {
   const compact = code.toLowerCase().replace(/[^a-z0-9]/g, '');
@@ -73,7 +66,7 @@ export function createMfa(deps: MfaDependencies) {
     /** Confirms enrolment with a valid code and returns the recovery codes, shown this once. */
     async confirmEnrolment(trx: Transaction<DB>, realm: Realm, principalId: string, code: string): Promise<string[]> {
       if (!(await acceptTotp(trx, realm, principalId, code, true))) throw identityErrors.invalid_code();
-      const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
+      const codes = Array.from({ length: RECOVERY_CODE_COUNT }, () => generateReadableSecret(2, 5));
       await repo.replaceRecoveryCodes(trx, realm, principalId, codes.map((c) => hashSecretToken(deps.codeHashKey, c)));
       return codes;
     },

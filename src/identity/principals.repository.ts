@@ -25,8 +25,8 @@ export async function findPrincipalById(db: Kysely<DB>, realm: Realm, id: string
 }
 
 function selectPrincipal(db: Kysely<DB>, realm: Realm) {
-  // Staff have no deletion state; a user is usable only while active.
-  const active = realm === 'user' ? sql<boolean>`status = 'active'` : sql<boolean>`true`;
+  // A user is usable while not deleted; a staff member while not disabled.
+  const active = realm === 'user' ? sql<boolean>`status = 'active'` : sql<boolean>`disabled_at is null`;
   return db
     .selectFrom(tableOf(realm))
     .select(['id', 'email', 'name', 'password_hash', 'token_version', active.as('active')]);

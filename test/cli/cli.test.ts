@@ -111,16 +111,24 @@ describe('rampart CLI', () => {
     expectOneLine(bare.stderr, /rampart keys rotate/);
   });
 
-  it('admin create makes a staff account once, showing its initial password once', async () => {
+  it('admin create makes a staff account once, showing its initial password once; admin disable ends it', async () => {
     const created = await runCli(['admin', 'create', '--email', 'Ops@Vendor.test', '--json'], env);
     expect(created.code, created.stderr).toBe(0);
-    expect(JSON.parse(created.stdout)).toEqual({ id: expect.any(String), email: 'ops@vendor.test', initial_password: expect.stringMatching(/^([a-z2-9]{6}-){3}[a-z2-9]{6}$/) });
+    expect(JSON.parse(created.stdout)).toEqual({
+      action: 'created',
+      id: expect.any(String),
+      email: 'ops@vendor.test',
+      initial_password: expect.stringMatching(/^([a-z2-9]{6}-){3}[a-z2-9]{6}$/),
+    });
     const again = await runCli(['admin', 'create', '--email', 'ops@vendor.test'], env);
     expect(again.code).not.toBe(0);
     expectOneLine(again.stderr, /already exists/);
     const missing = await runCli(['admin', 'create'], env);
     expect(missing.code).toBe(2);
     expectOneLine(missing.stderr, /--email is required/);
+    const disabled = await runCli(['admin', 'disable', '--email', 'ops@vendor.test', '--json'], env);
+    expect(disabled.code, disabled.stderr).toBe(0);
+    expect(JSON.parse(disabled.stdout)).toMatchObject({ action: 'disabled', email: 'ops@vendor.test', sessions_revoked: 0 });
   });
 
   it('mail --json lists the development outbox, newest first', async () => {

@@ -5,7 +5,7 @@
  * enrolment challenge as a second factor, and to cross the realm boundary both ways.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPlatformStaff } from '../../src/identity/index.js';
+import { createPlatformStaff, disablePlatformStaff } from '../../src/identity/index.js';
 import { generateTotpCode } from '../../src/identity/totp.js';
 import { createTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
@@ -88,6 +88,17 @@ describe('platform realm', () => {
     // Refused there without being spent: it still works where it belongs.
     const atPlatform = await t.app.inject({ method: 'POST', url: '/v1/platform/auth/token/refresh', payload: { refresh_token: tokens.refresh_token } });
     expect(atPlatform.statusCode, atPlatform.body).toBe(200);
+  });
+
+  it('locks a disabled staff member out at once: tokens, refresh and sign-in', async () => {
+    const { staff, tokens } = await staffWithTotp();
+    const result = await disablePlatformStaff(t.db.database.db, staff.email, clock.now());
+    expect(result.sessionsRevoked).toBe(1);
+    expect((await t.app.inject({ method: 'GET', url: '/v1/platform/me', headers: bearer(tokens.access_token) })).statusCode).toBe(401);
+    expect((await t.app.inject({ method: 'POST', url: '/v1/platform/auth/token/refresh', payload: { refresh_token: tokens.refresh_token } })).statusCode).toBe(401);
+    const login = await t.app.inject({ method: 'POST', url: '/v1/platform/auth/login', payload: { email: staff.email, password: staff.initialPassword } });
+    expect(login.statusCode).toBe(401);
+    expect(login.json().error.code).toBe('invalid_credentials');
   });
 
   it('creates staff only once per email, and only through the command (no HTTP route creates staff)', async () => {

@@ -151,6 +151,7 @@ export interface PlatformStaffTable {
   name: string | null;
   password_hash: string;
   token_version: Generated<number>;
+  disabled_at: Date | null;
   created_at: CreatedAt;
   updated_at: Generated<Date>;
 }
