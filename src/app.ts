@@ -113,10 +113,10 @@ export async function buildApp({ config, database, rootKey, logger, clock = syst
   await app.register(securityTxtRoutes, { config, startedAt });
   await app.register(jwksRoutes, { db: database.db, clock });
 
-  const tenancy = createTenancy({ database, clock });
-  const identity = await createIdentity({ config, database, clock, redis, jobs, mailer, rateLimiter, rootKey });
+  const tenancy = createTenancy({ database, clock, mailer, publicUrl: config.publicUrl, rootKey });
+  const identity = await createIdentity({ config, database, clock, redis, jobs, mailer, rateLimiter, rootKey, isInvited: tenancy.isInvited });
   await identity.register(app);
-  await tenancy.register(app, identity.requireUser);
+  await tenancy.register(app, identity.requireUser, identity.confirmPassword);
 
   // Runs after the server has drained its requests: in-flight jobs finish before the database closes.
   app.addHook('onClose', async () => {

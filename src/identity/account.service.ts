@@ -61,6 +61,8 @@ export function createAccount(deps: AccountDependencies) {
   });
 
   return {
+    confirmPassword,
+
     async staffProfile(principal: Principal) {
       return db.selectFrom('platform_staff').select(['id', 'email', 'name']).where('id', '=', principal.id).executeTakeFirstOrThrow();
     },

@@ -11,6 +11,9 @@ import { normalizeEmail } from './email.js';
 import { identityErrors } from './identity.errors.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { Mfa } from './mfa.service.js';
+import { issueMfaChallenge } from './mfa-challenge.js';
+import type { ChallengeData } from './mfa-challenge.js';
+import { deleteIdentitiesOfUnverifiedAccount } from './oidc.repository.js';
 import type { OneTimeTokens } from './one-time-tokens.js';
 import { findPasswordWeakness } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
@@ -32,7 +35,14 @@ export interface AuthDependencies {
   jobs: JobQueue;
   /** Keys the hash of an email in throttle keys, so no address is stored in Redis. */
   hashKey: Buffer;
+  isInvited: InvitationCheck;
 }
+
+/**
+ * Whether `token` is a pending invitation for `email` (normalized). The tenancy module answers it,
+ * passed in by the composition root, so identity knows nothing of organizations.
+ */
+export type InvitationCheck = (token: string, email: string) => Promise<boolean>;
 
 export interface UserView {
   id: string;
@@ -46,18 +56,10 @@ export type LoginResult =
   /** With `mfa_enrolment_required`: platform staff without TOTP yet; the token only allows enrolling it. */
   | { mfa_required: true; mfa_token: string; mfa_enrolment_required?: true };
 
-/** What an `mfa_challenge` token carries: wrong codes so far, and how the first step signed in. */
-export interface ChallengeData {
-  attempts: number;
-  /** `pwd` for a password, `ext` for external sign-in (oidc.service issues those challenges). */
-  amr: string[];
-  provider?: string;
-  /** Set for staff who must enrol TOTP before their first session (MFA is mandatory there). */
-  enrol?: boolean;
-}
+// Kept exported from here: platform-auth.service reads challenges through this name.
+export type { ChallengeData } from './mfa-challenge.js';
 
 const HOUR_MS = 3_600_000;
-const MFA_CHALLENGE_MS = 5 * 60_000;
 const MAX_MFA_ATTEMPTS = 5;
 export const PASSWORD_RESET_REQUEST_JOB = 'identity.password_reset_request';
 
@@ -110,31 +112,40 @@ export function createAuth(deps: AuthDependencies) {
   });
 
   return {
-    async signup(input: { email: string; password: string; name?: string | undefined }, meta: RequestMeta): Promise<UserView> {
-      if (deps.config.signup === 'invite_only') throw identityErrors.signup_disabled();
+    /**
+     * With an invitation token the account starts with its email verified: the link was mailed to
+     * that address. In invite-only mode such a token is the only way to create an account.
+     */
+    async signup(input: { email: string; password: string; name?: string | undefined; invitation_token?: string | undefined }, meta: RequestMeta): Promise<UserView> {
+      const invitationToken = input.invitation_token;
+      if (deps.config.signup === 'invite_only' && invitationToken === undefined) throw identityErrors.signup_disabled();
       const email = requireEmail(input.email);
       const name = input.name?.trim() || null;
       assertStrong(input.password, [email, name]);
+      const invited = invitationToken !== undefined;
+      if (invited && !(await deps.isInvited(invitationToken, email))) throw identityErrors.invalid_token('The invitation is not valid for this email address, or has expired');
       if (await findPrincipalByEmail(db, 'user', email)) throw identityErrors.email_taken();
       const hash = await deps.passwords.hash(input.password);
       const id = randomUUID();
       await db.transaction().execute(async (trx) => {
         const inserted = await trx
           .insertInto('users')
-          .values({ id, email, name, password_hash: hash })
+          .values({ id, email, name, password_hash: hash, email_verified_at: invited ? clock.now() : null })
           .onConflict((oc) => oc.column('email').doNothing())
           .executeTakeFirst();
         if (inserted.numInsertedOrUpdatedRows !== 1n) throw identityErrors.email_taken();
-        const token = await deps.tokens.issue(trx, {
-          purpose: 'verify_email',
-          realm: 'user',
-          principalId: id,
-          expiresAt: new Date(clock.now().getTime() + 24 * HOUR_MS),
-        });
-        await mailLink(trx, email, 'Confirm your email address', 'Confirm your email address for your new account:', '/verify-email', token);
-        await audit(trx, 'user', id, 'auth.signup', meta);
+        if (!invited) {
+          const token = await deps.tokens.issue(trx, {
+            purpose: 'verify_email',
+            realm: 'user',
+            principalId: id,
+            expiresAt: new Date(clock.now().getTime() + 24 * HOUR_MS),
+          });
+          await mailLink(trx, email, 'Confirm your email address', 'Confirm your email address for your new account:', '/verify-email', token);
+        }
+        await audit(trx, 'user', id, 'auth.signup', meta, invited ? { via: 'invitation' } : undefined);
       });
-      return { id, email, name, email_verified: false };
+      return { id, email, name, email_verified: invited };
     },
 
     async login(realm: Realm, input: { email: string; password: string }, meta: RequestMeta): Promise<LoginResult> {
@@ -165,13 +176,7 @@ export function createAuth(deps: AuthDependencies) {
       if (mfaEnabled || realm === 'platform') {
         // The failure count is kept until the second step succeeds: were it cleared here, someone
         // holding the password could restart the sign-in for fresh guesses at the code forever.
-        const mfaToken = await deps.tokens.issue(db, {
-          purpose: 'mfa_challenge',
-          realm,
-          principalId: principal.id,
-          expiresAt: new Date(clock.now().getTime() + MFA_CHALLENGE_MS),
-          data: { attempts: 0, amr: ['pwd'], ...(mfaEnabled ? {} : { enrol: true }) } satisfies ChallengeData,
-        });
+        const mfaToken = await issueMfaChallenge(deps.tokens, db, { realm, principalId: principal.id, now: clock.now(), amr: ['pwd'], enrol: !mfaEnabled });
         return { mfa_required: true, mfa_token: mfaToken, ...(mfaEnabled ? {} : { mfa_enrolment_required: true as const }) };
       }
       await deps.throttle.recordSuccess(key);
@@ -251,7 +256,10 @@ export function createAuth(deps: AuthDependencies) {
         await updatePasswordHash(trx, 'user', principalId, hash, now);
         await bumpTokenVersion(trx, 'user', principalId);
         await deps.sessions.revoke(trx, { realm: 'user', principalId }, 'password_reset');
-        await audit(trx, 'user', principalId, 'password.reset', meta);
+        // Links made on unverified evidence before external sign-in required a verified email
+        // (see oidc.service): the reset proves the mailbox, so such a link must not outlive it.
+        const removed = await deleteIdentitiesOfUnverifiedAccount(trx, principalId);
+        await audit(trx, 'user', principalId, 'password.reset', meta, removed > 0 ? { external_identities_removed: removed } : undefined);
       });
     },
 
@@ -261,8 +269,11 @@ export function createAuth(deps: AuthDependencies) {
         const token = await deps.tokens.lock(trx, 'verify_email', input.token, now);
         if (!token?.principal_id) throw identityErrors.invalid_token();
         await deps.tokens.spend(trx, token.token_hash, now);
+        // Before the address counts as verified: a link made while it was not (older releases
+        // linked on a provider's unverified email) would otherwise become indistinguishable.
+        const removed = await deleteIdentitiesOfUnverifiedAccount(trx, token.principal_id);
         await trx.updateTable('users').set({ email_verified_at: now, updated_at: now }).where('id', '=', token.principal_id).execute();
-        await audit(trx, 'user', token.principal_id, 'email.verified', meta);
+        await audit(trx, 'user', token.principal_id, 'email.verified', meta, removed > 0 ? { external_identities_removed: removed } : undefined);
       });
     },
   };

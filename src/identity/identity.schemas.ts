@@ -7,7 +7,12 @@ const Password = Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH * 4 
 const Secret = Type.String({ minLength: 16, maxLength: 512 });
 
 export const SignupBody = Type.Object(
-  { email: Email, password: Password, name: Type.Optional(Type.String({ maxLength: 200 })) },
+  {
+    email: Email,
+    password: Password,
+    name: Type.Optional(Type.String({ maxLength: 200 })),
+    invitation_token: Type.Optional(Type.String({ minLength: 16, maxLength: 512, description: 'From an invitation mailed to this email; required when sign-up is invite-only' })),
+  },
   { additionalProperties: false },
 );
 export const LoginBody = Type.Object({ email: Email, password: Password }, { additionalProperties: false });

@@ -35,17 +35,16 @@ export function createLoginThrottle(redis: Redis | null, clock: Clock = systemCl
     return redis ? new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: memory }) : memory;
   }
   const failures = limiter('rampart:login:failures', 1_000_000, FAILURE_MEMORY_SECONDS);
-  // Holds, per account, the end of its delay window in epoch seconds (stored as the entry's points).
+  // Holds, per account, the end of its delay window in epoch milliseconds (stored as the entry's points).
   const delays = limiter('rampart:login:delay', Number.MAX_SAFE_INTEGER, MAX_DELAY_SECONDS);
-  const nowSeconds = () => Math.floor(clock.now().getTime() / 1000);
 
   return {
     async assertAllowed(accountKey) {
       const until = (await delays.get(accountKey))?.consumedPoints ?? 0;
-      const remaining = until - nowSeconds();
-      if (remaining > 0) {
+      const remainingMs = until - clock.now().getTime();
+      if (remainingMs > 0) {
         throw httpErrors.rate_limited('Too many failed sign-ins for this account; retry after the time in Retry-After', {
-          headers: { 'retry-after': String(remaining) },
+          headers: { 'retry-after': String(Math.ceil(remainingMs / 1000)) },
         });
       }
     },
@@ -53,7 +52,7 @@ export function createLoginThrottle(redis: Redis | null, clock: Clock = systemCl
       const count = (await failures.penalty(accountKey, 1)).consumedPoints;
       if (count < FREE_FAILURES) return;
       const seconds = Math.min(MAX_DELAY_SECONDS, FIRST_DELAY_SECONDS * 2 ** (count - FREE_FAILURES));
-      await delays.set(accountKey, nowSeconds() + seconds, seconds);
+      await delays.set(accountKey, clock.now().getTime() + seconds * 1000, seconds);
     },
     async recordSuccess(accountKey) {
       await Promise.all([failures.delete(accountKey), delays.delete(accountKey)]);

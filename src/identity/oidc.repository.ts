@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { DB } from '../platform/db/index.js';
+import type { DB, Realm } from '../platform/db/index.js';
 
 /** The account an external identity (provider id + the provider's `sub`) signs in to, if linked. */
 export async function findLinkedUserId(db: Kysely<DB>, provider: string, subject: string): Promise<string | undefined> {
@@ -34,6 +34,8 @@ export async function findLinkCandidate(db: Kysely<DB>, email: string): Promise<
     .selectFrom('users')
     .select(['id', 'status', 'email_verified_at', 'password_hash'])
     .where('email', '=', email)
+    // Locked: what is decided from this row (claim it, link it) must still hold at commit.
+    .forUpdate()
     .executeTakeFirst();
   if (!row) return undefined;
   return { id: row.id, active: row.status === 'active', email_verified: row.email_verified_at !== null, has_password: row.password_hash !== null };
@@ -63,4 +65,40 @@ export async function claimUnverifiedAccount(db: Kysely<DB>, userId: string, now
     .set({ password_hash: null, email_verified_at: now, updated_at: now })
     .where('id', '=', userId)
     .execute();
+}
+
+/** Removes every external identity linked to the account; returns how many there were. */
+export async function deleteExternalIdentities(db: Kysely<DB>, userId: string): Promise<number> {
+  const result = await db.deleteFrom('external_identities').where('user_id', '=', userId).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/**
+ * Removes the account's external identities if its email is not verified, and returns how many.
+ * External sign-in now links only on a verified email, so any such link predates that rule and
+ * may belong to whoever pre-registered the address.
+ */
+export async function deleteIdentitiesOfUnverifiedAccount(db: Kysely<DB>, userId: string): Promise<number> {
+  const result = await db
+    .deleteFrom('external_identities')
+    .where('user_id', '=', userId)
+    .where((eb) => eb.exists(eb.selectFrom('users').select('users.id').where('users.id', '=', userId).where('users.email_verified_at', 'is', null)))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/**
+ * Spends every live single-use token a principal holds, whatever its purpose (MFA challenges,
+ * reset and verification links), so none issued to a previous holder can still be redeemed.
+ */
+export async function spendLiveTokensOf(db: Kysely<DB>, realm: Realm, principalId: string, now: Date): Promise<number> {
+  const result = await db
+    .updateTable('one_time_tokens')
+    .set({ used_at: now })
+    .where('realm', '=', realm)
+    .where('principal_id', '=', principalId)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }

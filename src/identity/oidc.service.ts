@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import * as client from 'openid-client';
 import { recordAuditEvent } from '../audit/index.js';
 import type { SecurityAction } from '../audit/index.js';
@@ -11,19 +11,23 @@ import { defineErrors, httpErrors } from '../platform/http/index.js';
 import type { LoginResult } from './auth.service.js';
 import { normalizeEmail } from './email.js';
 import { identityErrors } from './identity.errors.js';
+import { issueMfaChallenge } from './mfa-challenge.js';
+import { findFactor } from './mfa.repository.js';
 import type { Mfa } from './mfa.service.js';
 import type { OneTimeTokens } from './one-time-tokens.js';
 import * as repo from './oidc.repository.js';
 import { bumpTokenVersion } from './principals.repository.js';
+import { secretsEqual } from './secret-tokens.js';
 import type { RequestMeta, Sessions } from './sessions.service.js';
 
 export const oidcErrors = defineErrors({
   provider_not_found: { status: 404, message: 'No sign-in provider by that name' },
   external_sign_in_failed: { status: 400, message: 'The sign-in provider did not complete the sign-in; start again' },
   external_email_missing: { status: 400, message: 'The sign-in provider did not share a valid email address' },
+  // One answer whether or not an account holds the address, so it tells nobody which.
   external_email_unverified: {
     status: 409,
-    message: 'An account with this email exists, and the sign-in provider has not verified the address; sign in with your password instead',
+    message: 'The sign-in provider has not verified this email address; verify it there, or sign in with your password',
   },
 });
 
@@ -56,16 +60,16 @@ export interface CallbackInput {
 /** External accounts are a second way in; amr `ext` (RFC 8176 has no OIDC value) marks such sessions. */
 const AMR = ['ext'];
 const STATE_TTL_MS = 10 * 60_000;
-const MFA_CHALLENGE_MS = 5 * 60_000;
 const SCOPE = 'openid email profile';
 const DISCOVERY_TIMEOUT_SECONDS = 10;
 
 /**
  * OpenID Connect sign-in: authorization code with PKCE (S256), `state` and `nonce`, through
  * openid-client, which checks the ID token's signature, issuer, audience, nonce and expiry.
- * A provider's account signs in to the Rampart account it is linked to; failing that it is linked
- * to the account with the same email only when the provider says the address is verified;
- * failing that a new account is created (not in invite-only mode).
+ * A provider's account signs in to the Rampart account it is linked to. Failing that, it goes
+ * on only if the provider says the email is verified: it is then linked to the account with that
+ * email, or a new account is created (not in invite-only mode). An unverified email never creates
+ * or links anything, so no link can exist on an account whose address nobody proved.
  */
 export function createOidc(deps: OidcDependencies) {
   const { db, clock } = deps;
@@ -100,7 +104,7 @@ export function createOidc(deps: OidcDependencies) {
     return pending;
   }
 
-  function audit(executor: Kysely<DB>, principalId: string, action: SecurityAction, meta: RequestMeta, metadata: Record<string, unknown>) {
+  function audit(executor: Kysely<DB>, principalId: string | null, action: SecurityAction, meta: RequestMeta, metadata: Record<string, unknown>) {
     return recordAuditEvent(executor, { realm: 'user', principalId, action, ip: meta.ip, userAgent: meta.userAgent, metadata, at: clock.now() });
   }
 
@@ -128,13 +132,42 @@ export function createOidc(deps: OidcDependencies) {
     return { ...userInfo, ...idToken, email: userInfo.email, email_verified: userInfo.email_verified };
   }
 
+  /**
+   * The provider proved the address of a local account nobody had verified: whoever registered it
+   * may be a squatter, so everything they could have set up or still hold goes, in this transaction.
+   */
+  async function claimUnverifiedAccount(trx: Transaction<DB>, provider: OidcProviderConfig, account: repo.LinkCandidate, meta: RequestMeta): Promise<void> {
+    const now = clock.now();
+    await repo.claimUnverifiedAccount(trx, account.id, now);
+    // A factor the squatter enrolled would otherwise be asked of the owner, and answered by the squatter.
+    // Read through trx, not mfa.isEnabled: that uses the pool, which PGlite's one connection would deadlock.
+    const mfaEnabled = Boolean((await findFactor(trx, 'user', account.id))?.confirmed_at);
+    await deps.mfa.disable(trx, 'user', account.id);
+    // Challenges already handed out (mfa_token), reset and verification links: all of any purpose.
+    const tokensSpent = await repo.spendLiveTokensOf(trx, 'user', account.id, now);
+    // Only links older than the rule that links need a verified email can be here; none is the owner's.
+    const identitiesRemoved = await repo.deleteExternalIdentities(trx, account.id);
+    await bumpTokenVersion(trx, 'user', account.id);
+    await deps.sessions.revoke(trx, { realm: 'user', principalId: account.id }, 'claimed_by_verified_owner');
+    await audit(trx, account.id, 'account.claimed', meta, {
+      provider: provider.id,
+      password_removed: account.has_password,
+      mfa_disabled: mfaEnabled,
+      one_time_tokens_spent: tokensSpent,
+      external_identities_removed: identitiesRemoved,
+      sessions_revoked: true,
+    });
+  }
+
   /** The account this external identity signs in to: linked, linked now by verified email, or new. */
   async function resolveAccount(
-    trx: Kysely<DB>,
+    trx: Transaction<DB>,
     provider: OidcProviderConfig,
     claims: { sub: string; email?: unknown; email_verified?: unknown; name?: unknown },
     meta: RequestMeta,
   ): Promise<{ ok: true; userId: string } | { ok: false; error: Error }> {
+    // A link stays the way in whatever the provider says now: links are made only on a verified email
+    // (any older one on a still-unverified account is removed by password reset or email verification).
     const linked = await repo.findLinkedUserId(trx, provider.id, claims.sub);
     if (linked) return { ok: true, userId: linked };
     const email = typeof claims.email === 'string' ? normalizeEmail(claims.email) : null;
@@ -142,17 +175,18 @@ export function createOidc(deps: OidcDependencies) {
     // Only the boolean true: some providers send the string "false", which is truthy.
     const verified = claims.email_verified === true;
     const existing = await repo.findLinkCandidate(trx, email);
+    if (!verified) {
+      // Neither link nor create: an account made for an address the provider never checked would
+      // carry the link into the hands of the address's real owner once they reset the password.
+      // Refusing outright (rather than linking and unlinking at reset or verification) means no
+      // such link is ever made; auth.service only removes ones older releases may have left.
+      await audit(trx, existing?.id ?? null, 'auth.login.failed', meta, { reason: 'external_email_unverified', provider: provider.id });
+      return { ok: false, error: oidcErrors.external_email_unverified() };
+    }
+    // After the check above, so an unverified email learns nothing of an account pending deletion either.
+    if (existing && !existing.active) return { ok: false, error: identityErrors.unauthenticated() };
     if (existing) {
-      if (!existing.active) return { ok: false, error: identityErrors.unauthenticated() };
-      if (!verified) {
-        await audit(trx, existing.id, 'auth.login.failed', meta, { reason: 'external_email_unverified', provider: provider.id });
-        return { ok: false, error: oidcErrors.external_email_unverified() };
-      }
-      if (!existing.email_verified) {
-        await repo.claimUnverifiedAccount(trx, existing.id, clock.now());
-        await bumpTokenVersion(trx, 'user', existing.id);
-        await deps.sessions.revoke(trx, { realm: 'user', principalId: existing.id }, 'claimed_by_verified_owner');
-      }
+      if (!existing.email_verified) await claimUnverifiedAccount(trx, provider, existing, meta);
       await repo.linkExternalIdentity(trx, provider.id, claims.sub, existing.id);
       await audit(trx, existing.id, 'auth.external_identity.linked', meta, {
         provider: provider.id,
@@ -163,7 +197,7 @@ export function createOidc(deps: OidcDependencies) {
     if (deps.config.signup === 'invite_only') return { ok: false, error: identityErrors.signup_disabled() };
     const userId = randomUUID();
     const name = typeof claims.name === 'string' ? claims.name.trim().slice(0, 200) || null : null;
-    if (!(await repo.insertExternalUser(trx, { id: userId, email, name, emailVerifiedAt: verified ? clock.now() : null }))) {
+    if (!(await repo.insertExternalUser(trx, { id: userId, email, name, emailVerifiedAt: clock.now() }))) {
       return { ok: false, error: identityErrors.email_taken() };
     }
     await repo.linkExternalIdentity(trx, provider.id, claims.sub, userId);
@@ -205,7 +239,8 @@ export function createOidc(deps: OidcDependencies) {
     async callback(providerId: string, input: CallbackInput, meta: RequestMeta, log: FastifyBaseLogger): Promise<LoginResult> {
       const provider = providerOf(providerId);
       // Without the browser binding a link crafted by someone else would sign the victim in to the sender's account.
-      if (input.browserState !== input.state) throw identityErrors.invalid_token('The sign-in was not started in this browser; start again');
+      // Compared in constant time: the cookie holds the same secret as the state.
+      if (input.browserState === null || !secretsEqual(Buffer.from(input.browserState), Buffer.from(input.state))) throw identityErrors.invalid_token('The sign-in was not started in this browser; start again');
       const now = clock.now();
       // Spent before the code exchange, in its own transaction: a state works once even if what follows fails.
       const stored = await db.transaction().execute(async (trx) => {
@@ -238,13 +273,7 @@ export function createOidc(deps: OidcDependencies) {
       const { userId } = account;
       if (await deps.mfa.isEnabled('user', userId)) {
         // Same challenge as a password sign-in: the account's own second factor is not skipped.
-        const mfaToken = await deps.tokens.issue(db, {
-          purpose: 'mfa_challenge',
-          realm: 'user',
-          principalId: userId,
-          expiresAt: new Date(clock.now().getTime() + MFA_CHALLENGE_MS),
-          data: { attempts: 0, amr: AMR, provider: provider.id },
-        });
+        const mfaToken = await issueMfaChallenge(deps.tokens, db, { realm: 'user', principalId: userId, now: clock.now(), amr: AMR, provider: provider.id });
         return { mfa_required: true, mfa_token: mfaToken };
       }
       return db.transaction().execute(async (trx) => {

@@ -1,7 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { deriveKey } from '../crypto/root-key.js';
+import type { Principal } from '../identity/index.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db/index.js';
-import { createOrgResolver } from './org-context.js';
+import type { Mailer } from '../platform/mail/index.js';
+import { apiKeyRoutes } from './api-keys.routes.js';
+import { createApiKeys } from './api-keys.service.js';
+import { invitationRoutes } from './invitations.routes.js';
+import { createInvitations } from './invitations.service.js';
+import { createOrgResolver, createUserOrKeyResolver } from './org-context.js';
 import { orgRoutes } from './orgs.routes.js';
 import { createOrgs } from './orgs.service.js';
 
@@ -10,18 +17,29 @@ export type { OrgContext } from './org-context.js';
 export type { Permission, Role } from './permissions.js';
 
 /** Builds the tenancy module: organizations, roles and members. */
-export function createTenancy(deps: { database: Database; clock: Clock }) {
+export function createTenancy(deps: { database: Database; clock: Clock; mailer: Mailer; publicUrl: string; rootKey: Buffer }) {
   const db = deps.database.db;
   const orgs = createOrgs({ db, clock: deps.clock });
+  const invitations = createInvitations({ db, clock: deps.clock, mailer: deps.mailer, publicUrl: deps.publicUrl, tokenHashKey: deriveKey(deps.rootKey, 'invitation-tokens') });
   const resolveOrg = createOrgResolver(db);
   return {
     /** The orgs a user belongs to, with their role (for /v1/me). */
     orgsOf: (userId: string) => orgs.orgsOf(userId),
     /** preHandler resolving `:org` for routes of other modules (after authentication). */
     resolveOrg,
-    async register(app: FastifyInstance, requireUser: (request: FastifyRequest) => Promise<void>): Promise<void> {
+    /** Whether a token is a pending invitation for this (normalized) email; identity's invite-only sign-up asks. */
+    isInvited: (token: string, email: string) => invitations.isInvited(token, email),
+    async register(
+      app: FastifyInstance,
+      requireUser: (request: FastifyRequest) => Promise<void>,
+      confirmPassword: (principal: Principal, password: string) => Promise<void>,
+    ): Promise<void> {
       app.decorateRequest('org', null);
-      await app.register(orgRoutes, { orgs, requireUser, resolveOrg });
+      const apiKeys = createApiKeys({ db, clock: deps.clock, pepper: deriveKey(deps.rootKey, 'api-key-pepper'), confirmPassword });
+      const requireUserOrKey = createUserOrKeyResolver({ requireUser, resolveOrg, apiKeys, rateLimiter: app.rateLimiter });
+      await app.register(orgRoutes, { orgs, requireUser, resolveOrg, requireUserOrKey });
+      await app.register(apiKeyRoutes, { apiKeys, requireUser, resolveOrg });
+      await app.register(invitationRoutes, { invitations, requireUser, resolveOrg });
     },
   };
 }

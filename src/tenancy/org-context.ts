@@ -5,17 +5,27 @@ import { withTenant } from '../platform/db/index.js';
 import type { DB } from '../platform/db/index.js';
 import { findMembership, findTenant, hasConfirmedMfa } from './orgs.repository.js';
 import type { TenantRow } from './orgs.repository.js';
-import { mfaRequiredFor, roleAllows } from './permissions.js';
-import type { Permission, Plan, Role } from './permissions.js';
+import type { RateLimiter } from '../platform/http/index.js';
+import { API_KEY_PREFIX } from './api-key-format.js';
+import type { ApiKeys } from './api-keys.service.js';
+import { mfaRequiredFor, roleAllows, scopesAllow } from './permissions.js';
+import type { Permission, Plan, Role, Scope } from './permissions.js';
 import { tenancyErrors } from './tenancy.errors.js';
+
+/** Who acts: a signed-in member, or an org API key with its scopes. */
+export type OrgActor = { type: 'user'; id: string } | { type: 'api_key'; id: string; scopes: readonly Scope[] };
 
 /** The organization a request acts in, and the caller's standing in it, resolved once per request. */
 export interface OrgContext {
   tenantId: string;
+  /**
+   * The member's role. A key holds no role: `authorize` checks its scopes alone, and it carries
+   * the weakest role so that any role check a service adds fails closed for it.
+   */
   role: Role;
   plan: Plan;
   org: TenantRow;
-  actor: { type: 'user'; id: string };
+  actor: OrgActor;
 }
 
 declare module 'fastify' {
@@ -49,10 +59,38 @@ export function createOrgResolver(db: Kysely<DB>) {
   };
 }
 
+type PreHandler = (request: FastifyRequest) => Promise<void>;
+
+const KEY_BEARER = `Bearer ${API_KEY_PREFIX}`;
+
+/**
+ * preHandler for org routes an API key may also call: `Bearer rk_...` is verified against the
+ * org of the URL on every request (no cache: a revoked key fails at once on every node), then
+ * draws from its own per-key rate limit; any other bearer goes through the user path unchanged.
+ * Routes that manage the org keep `[requireUser, resolveOrg]`, so a key never reaches them.
+ */
+export function createUserOrKeyResolver(deps: { requireUser: PreHandler; resolveOrg: PreHandler; apiKeys: ApiKeys; rateLimiter: RateLimiter }): PreHandler {
+  return async function requireUserOrKey(request: FastifyRequest): Promise<void> {
+    const authorization = request.headers.authorization ?? '';
+    if (!authorization.startsWith(KEY_BEARER)) {
+      await deps.requireUser(request);
+      await deps.resolveOrg(request);
+      return;
+    }
+    const tenantId = (request.params as { org?: string }).org ?? '';
+    const key = await deps.apiKeys.authenticate(tenantId, authorization.slice('Bearer '.length));
+    // After verification, so nobody can drain a key's allowance by sending its id with a bad secret.
+    await deps.rateLimiter.consume('account', `api_key:${key.keyId}`);
+    request.org = { tenantId, role: 'member', plan: key.org.plan, org: key.org, actor: { type: 'api_key', id: key.keyId, scopes: key.scopes } };
+  };
+}
+
 /** The one authorization question every org route asks: may this caller do this, here? */
 export function authorize(request: FastifyRequest, permission: Permission): OrgContext {
   const context = request.org;
   if (!context) throw tenancyErrors.not_found();
-  if (!roleAllows(context.role, context.plan, permission)) throw tenancyErrors.forbidden();
+  const { actor } = context;
+  const allowed = actor.type === 'api_key' ? scopesAllow(actor.scopes, context.plan, permission) : roleAllows(context.role, context.plan, permission);
+  if (!allowed) throw tenancyErrors.forbidden(actor.type === 'api_key' ? 'This API key has no scope that allows this' : undefined);
   return context;
 }

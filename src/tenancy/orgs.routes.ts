@@ -10,6 +10,8 @@ export interface OrgRouteDependencies {
   orgs: Orgs;
   requireUser: (request: FastifyRequest) => Promise<void>;
   resolveOrg: (request: FastifyRequest) => Promise<void>;
+  /** For the routes an org API key may call too (authorize then checks the key's scopes). */
+  requireUserOrKey: (request: FastifyRequest) => Promise<void>;
 }
 
 function metaOf(request: FastifyRequest): ActionMeta {
@@ -95,7 +97,7 @@ export async function orgRoutes(fastify: FastifyInstance, deps: OrgRouteDependen
   app.get(
     '/v1/orgs/:org/members',
     {
-      ...inOrg,
+      preHandler: deps.requireUserOrKey,
       schema: { tags, security, summary: 'Members with their roles and MFA status', params: OrgParams, response: { 200: Type.Object({ data: Type.Array(Member), next_cursor: Type.Null() }), ...errorResponses(401, 403, 404) } },
     },
     async (request) => ({ data: await orgs.listMembers(authorize(request, 'members:read')), next_cursor: null }),

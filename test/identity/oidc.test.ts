@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { createTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
+import { freshEmail, mailedToken, NEW_PASSWORD } from './support.js';
 
 const PASSWORD = 'vivid otter marble lantern';
 const PUBLIC_URL = 'http://127.0.0.1:4000';
@@ -237,11 +238,81 @@ describe('OpenID Connect sign-in against a real provider', () => {
     expect(recorded[2]?.metadata).toMatchObject({ provider: 'test' });
   });
 
-  it('keeps the provider unverified flag on a new account', async () => {
+  it('creates no account and no link for an email the provider has not verified, and records the failure', async () => {
     oidc.accounts.set('sub-frank', { email: 'frank@example.org', email_verified: false, name: 'Frank' });
     const response = await signInWith(t, oidc, 'sub-frank');
-    expect(response.statusCode, response.body).toBe(200);
-    expect((await me(t, response.json().access_token)).json()).toMatchObject({ email: 'frank@example.org', email_verified: false });
+    expect(response.statusCode, response.body).toBe(409);
+    expect(response.json().error.code).toBe('external_email_unverified');
+    expect(response.json()).not.toHaveProperty('access_token');
+    expect(await t.db.database.db.selectFrom('users').select('id').where('email', '=', 'frank@example.org').execute()).toEqual([]);
+    expect(await t.db.database.db.selectFrom('external_identities').select('user_id').where('subject', '=', 'sub-frank').execute()).toEqual([]);
+    const failure = await t.db.database.db
+      .selectFrom('security_events')
+      .select(['principal_id', 'metadata'])
+      .where('action', '=', 'auth.login.failed')
+      .orderBy('id', 'desc')
+      .executeTakeFirstOrThrow();
+    expect(failure).toEqual({ principal_id: null, metadata: { reason: 'external_email_unverified', provider: 'test' } });
+  });
+
+  it('gives Mallory no pre-created account to come back to through an unverified email', async () => {
+    const victim = freshEmail('victim');
+    oidc.accounts.set('sub-mallory', { email: victim, email_verified: false, name: 'Mallory' });
+    const first = await signInWith(t, oidc, 'sub-mallory');
+    expect(first.statusCode, first.body).toBe(409);
+    // The address is still free for its owner, whose account Mallory's identity cannot enter either.
+    const ownerId = await signUp(t, victim, { verified: true });
+    const again = await signInWith(t, oidc, 'sub-mallory');
+    expect(again.statusCode, again.body).toBe(409);
+    expect(again.json().error.code).toBe('external_email_unverified');
+    expect(await linkedIdentities(t, ownerId)).toEqual([]);
+  });
+
+  it('signs a linked identity in even once the provider stops vouching for its email', async () => {
+    oidc.accounts.set('sub-kim', { email: freshEmail('kim'), email_verified: true, name: 'Kim' });
+    const first = await signInWith(t, oidc, 'sub-kim');
+    expect(first.statusCode, first.body).toBe(200);
+    const userId = (await me(t, first.json().access_token)).json<{ id: string }>().id;
+    oidc.accounts.set('sub-kim', { ...oidc.accounts.get('sub-kim')!, email_verified: false });
+    const again = await signInWith(t, oidc, 'sub-kim');
+    expect(again.statusCode, again.body).toBe(200);
+    expect((await me(t, again.json().access_token)).json().id).toBe(userId);
+  });
+
+  it('removes, on password reset, a link an older release made on an unverified email', async () => {
+    // What the vulnerable code left behind: Mallory's provider identity on an account for the
+    // victim's address, created password-less and unverified.
+    const victim = freshEmail('victim');
+    const userId = randomUUID();
+    await t.db.database.db.insertInto('users').values({ id: userId, email: victim, name: 'Mallory', password_hash: null, email_verified_at: null }).execute();
+    await t.db.database.db.insertInto('external_identities').values({ provider: 'test', subject: 'sub-legacy-reset', user_id: userId }).execute();
+    oidc.accounts.set('sub-legacy-reset', { email: victim, email_verified: false, name: 'Mallory' });
+    expect((await signInWith(t, oidc, 'sub-legacy-reset')).statusCode).toBe(200);
+
+    // The owner takes the account over by resetting its password through their mailbox.
+    expect((await t.app.inject({ method: 'POST', url: '/v1/auth/password/forgot', payload: { email: victim } })).statusCode).toBe(202);
+    const token = await mailedToken(t, victim, /reset your password/i);
+    const reset = await t.app.inject({ method: 'POST', url: '/v1/auth/password/reset', payload: { token, password: NEW_PASSWORD } });
+    expect(reset.statusCode, reset.body).toBe(204);
+
+    expect(await linkedIdentities(t, userId)).toEqual([]);
+    const back = await signInWith(t, oidc, 'sub-legacy-reset');
+    expect(back.statusCode, back.body).toBe(409);
+    expect(back.json().error.code).toBe('external_email_unverified');
+    const event = await t.db.database.db.selectFrom('security_events').select('metadata').where('principal_id', '=', userId).where('action', '=', 'password.reset').executeTakeFirstOrThrow();
+    expect(event.metadata).toEqual({ external_identities_removed: 1 });
+  });
+
+  it('removes, on email verification, a link made while the address was unverified', async () => {
+    const email = freshEmail('verifier');
+    const userId = await signUp(t, email, { verified: false });
+    await t.db.database.db.insertInto('external_identities').values({ provider: 'test', subject: 'sub-legacy-verify', user_id: userId }).execute();
+    const token = await mailedToken(t, email, /confirm your email/i);
+    const verified = await t.app.inject({ method: 'POST', url: '/v1/auth/email/verify', payload: { token } });
+    expect(verified.statusCode, verified.body).toBe(204);
+    expect(await linkedIdentities(t, userId)).toEqual([]);
+    const event = await t.db.database.db.selectFrom('security_events').select('metadata').where('principal_id', '=', userId).where('action', '=', 'email.verified').executeTakeFirstOrThrow();
+    expect(event.metadata).toEqual({ external_identities_removed: 1 });
   });
 
   it('links an existing account when the provider has verified the email', async () => {
@@ -283,6 +354,64 @@ describe('OpenID Connect sign-in against a real provider', () => {
     expect(profile).toMatchObject({ id: userId, email_verified: true });
     expect((await me(t, squatter.json().access_token)).statusCode).toBe(401);
     expect((await passwordLogin(t, 'dave@example.org')).statusCode).toBe(401);
+  });
+
+  it('clears a squatter\'s MFA, held challenge, links and tokens when the verified owner claims the account', async () => {
+    // The squatter registers the victim's address, enrols TOTP and holds a fresh challenge.
+    const victim = freshEmail('victim');
+    const userId = await signUp(t, victim, { verified: false });
+    const squatter = (await passwordLogin(t, victim)).json<{ access_token: string }>();
+    const auth = { authorization: `Bearer ${squatter.access_token}` };
+    const enrolment = await t.app.inject({ method: 'POST', url: '/v1/me/mfa/totp', headers: auth });
+    expect(enrolment.statusCode, enrolment.body).toBe(200);
+    const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(enrolment.json<{ secret: string }>().secret) });
+    const confirm = await t.app.inject({ method: 'POST', url: '/v1/me/mfa/totp/confirm', headers: auth, payload: { code: totp.generate() } });
+    expect(confirm.statusCode, confirm.body).toBe(200);
+    expect((await t.app.inject({ method: 'POST', url: '/v1/auth/password/forgot', payload: { email: victim } })).statusCode).toBe(202);
+    await mailedToken(t, victim, /reset your password/i);
+    await t.db.database.db.insertInto('external_identities').values({ provider: 'test', subject: 'sub-squatter-legacy', user_id: userId }).execute();
+    const held = (await passwordLogin(t, victim)).json<{ mfa_required: boolean; mfa_token: string }>();
+    expect(held.mfa_required).toBe(true);
+
+    // The owner signs in with a provider that verified the address.
+    oidc.accounts.set('sub-owner', { email: victim, email_verified: true, name: 'Owner' });
+    const owner = await signInWith(t, oidc, 'sub-owner');
+    expect(owner.statusCode, owner.body).toBe(200);
+
+    // The held challenge, answered with the squatter's own TOTP, opens nothing.
+    const second = await t.app.inject({
+      method: 'POST',
+      url: '/v1/auth/login/mfa',
+      payload: { mfa_token: held.mfa_token, code: totp.generate({ timestamp: Date.now() + 30_000 }) },
+    });
+    expect(second.statusCode, second.body).toBe(400);
+    expect(second.json().error.code).toBe('invalid_token');
+    // And the owner was not asked for the squatter's second factor.
+    expect(owner.json()).toHaveProperty('access_token');
+    expect((await me(t, owner.json().access_token)).json()).toMatchObject({ id: userId, email_verified: true });
+    expect((await me(t, squatter.access_token)).statusCode).toBe(401);
+    expect((await passwordLogin(t, victim)).statusCode).toBe(401);
+
+    const db = t.db.database.db;
+    expect(await db.selectFrom('totp_factors').select('principal_id').where('principal_id', '=', userId).execute()).toEqual([]);
+    expect(await db.selectFrom('recovery_codes').select('principal_id').where('principal_id', '=', userId).execute()).toEqual([]);
+    expect(await db.selectFrom('one_time_tokens').select('purpose').where('principal_id', '=', userId).where('used_at', 'is', null).execute()).toEqual([]);
+    expect(await linkedIdentities(t, userId)).toEqual([{ provider: 'test', subject: 'sub-owner' }]);
+    const claimed = await db.selectFrom('security_events').select('metadata').where('principal_id', '=', userId).where('action', '=', 'account.claimed').executeTakeFirstOrThrow();
+    // verify_email from sign-up, reset_password and mfa_challenge were live.
+    expect(claimed.metadata).toEqual({
+      provider: 'test',
+      password_removed: true,
+      mfa_disabled: true,
+      one_time_tokens_spent: 3,
+      external_identities_removed: 1,
+      sessions_revoked: true,
+    });
+
+    // The owner's next sign-in asks for no second factor the squatter chose.
+    const next = await signInWith(t, oidc, 'sub-owner');
+    expect(next.statusCode, next.body).toBe(200);
+    expect(next.json()).toHaveProperty('access_token');
   });
 
   it('refuses a replayed state, and a callback from a browser that did not start the sign-in', async () => {

@@ -1,0 +1,187 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { recordAuditEvent } from '../audit/index.js';
+import type { SecurityAction } from '../audit/index.js';
+import type { Principal } from '../identity/index.js';
+import type { Clock } from '../platform/clock.js';
+import { withTenant } from '../platform/db/index.js';
+import type { DB, TenantTransaction } from '../platform/db/index.js';
+import { generateApiKey, parseApiKey } from './api-key-format.js';
+import * as repo from './api-keys.repository.js';
+import type { ApiKeyRow } from './api-keys.repository.js';
+import type { OrgContext } from './org-context.js';
+import { findTenant } from './orgs.repository.js';
+import type { TenantRow } from './orgs.repository.js';
+import type { ActionMeta } from './orgs.service.js';
+import { roleMayGrant, SCOPES } from './permissions.js';
+import type { Scope } from './permissions.js';
+import { tenancyErrors } from './tenancy.errors.js';
+
+export interface ApiKeyDependencies {
+  db: Kysely<DB>;
+  clock: Clock;
+  /** HMAC key for stored key hashes, derived from the root key: a stolen table alone verifies nothing. */
+  pepper: Buffer;
+  /** Checks the signed-in user's password (identity's step-up); throws `step_up_required` if wrong. */
+  confirmPassword: (principal: Principal, password: string) => Promise<void>;
+}
+
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  scopes: Scope[];
+  created_by: string;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface IssuedApiKey {
+  id: string;
+  /** The only time the key exists outside its holder's hands; it is never stored. */
+  key: string;
+  name: string;
+  scopes: Scope[];
+  expires_at: string | null;
+}
+
+export interface NewApiKey {
+  name: string;
+  scopes: Scope[];
+  expiresInDays?: number;
+  password?: string;
+}
+
+/** Who a verified key is, for the org context of its request. */
+export interface AuthenticatedKey {
+  org: TenantRow;
+  keyId: string;
+  scopes: Scope[];
+}
+
+// Minting a long-lived credential from a stolen or unattended session must need the person.
+const STEP_UP_WINDOW_MS = 10 * 60_000;
+// last_used_at is for humans deciding what to revoke: minute precision spares a write per request.
+const TOUCH_INTERVAL_MS = 60_000;
+const DAY_MS = 86_400_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const KNOWN_SCOPES: ReadonlySet<string> = new Set(SCOPES);
+
+function isScope(value: string): value is Scope {
+  return KNOWN_SCOPES.has(value);
+}
+
+function viewOf(row: ApiKeyRow): ApiKeyView {
+  return {
+    id: row.key_id,
+    name: row.name,
+    scopes: row.scopes.filter(isScope),
+    created_by: row.created_by,
+    created_at: row.created_at.toISOString(),
+    expires_at: row.expires_at?.toISOString() ?? null,
+    last_used_at: row.last_used_at?.toISOString() ?? null,
+    revoked_at: row.revoked_at?.toISOString() ?? null,
+  };
+}
+
+/** Org API keys: issuing (shown once), listing, revoking, and verifying a presented key. */
+export function createApiKeys(deps: ApiKeyDependencies) {
+  const { db, clock } = deps;
+  const hashOf = (key: string): Buffer => createHmac('sha256', deps.pepper).update(key, 'utf8').digest();
+
+  function audit(trx: TenantTransaction, context: OrgContext, action: SecurityAction, meta: ActionMeta, metadata: Record<string, unknown>) {
+    return recordAuditEvent(trx, {
+      realm: 'user',
+      tenantId: context.tenantId,
+      principalId: context.actor.id,
+      action,
+      ip: meta.ip,
+      userAgent: meta.userAgent,
+      metadata,
+      at: clock.now(),
+    });
+  }
+
+  async function assertSteppedUp(principal: Principal, password: string | undefined): Promise<void> {
+    if (clock.now().getTime() - principal.authenticatedAt.getTime() <= STEP_UP_WINDOW_MS) return;
+    if (password === undefined) throw tenancyErrors.step_up_required();
+    await deps.confirmPassword(principal, password);
+  }
+
+  return {
+    /**
+     * Issues a key. The creator's role bounds its scopes (a key never holds more than the person
+     * who made it could do), and a sign-in older than ten minutes needs the password again.
+     */
+    async issue(context: OrgContext, principal: Principal, input: NewApiKey, meta: ActionMeta): Promise<IssuedApiKey> {
+      const beyond = input.scopes.filter((scope) => !roleMayGrant(context.role, context.plan, scope));
+      if (beyond.length > 0) throw tenancyErrors.forbidden(`Your role cannot grant these scopes: ${beyond.join(', ')}`);
+      await assertSteppedUp(principal, input.password);
+      const { keyId, key } = generateApiKey();
+      const now = clock.now();
+      const expiresAt = input.expiresInDays === undefined ? null : new Date(now.getTime() + input.expiresInDays * DAY_MS);
+      const scopes = [...new Set(input.scopes)];
+      await withTenant(db, context.tenantId, async (trx) => {
+        await repo.insertApiKey(trx, {
+          tenant_id: context.tenantId,
+          key_id: keyId,
+          name: input.name,
+          scopes,
+          key_hash: hashOf(key),
+          created_by: principal.id,
+          created_at: now,
+          expires_at: expiresAt,
+        });
+        await audit(trx, context, 'api_key.issued', meta, { key_id: keyId, name: input.name, scopes, expires_at: expiresAt?.toISOString() ?? null });
+      });
+      return { id: keyId, key, name: input.name, scopes, expires_at: expiresAt?.toISOString() ?? null };
+    },
+
+    async list(context: OrgContext): Promise<ApiKeyView[]> {
+      return (await withTenant(db, context.tenantId, (trx) => repo.listApiKeys(trx, context.tenantId))).map(viewOf);
+    },
+
+    /** Revokes a key; it fails on its very next request. Revoking a revoked key changes nothing. */
+    async revoke(context: OrgContext, keyId: string, meta: ActionMeta): Promise<void> {
+      await withTenant(db, context.tenantId, async (trx) => {
+        const revoked = await repo.revokeApiKey(trx, context.tenantId, keyId, clock.now());
+        if (revoked) {
+          await audit(trx, context, 'api_key.revoked', meta, { key_id: keyId, name: revoked.name });
+          return;
+        }
+        if (!(await repo.findApiKey(trx, context.tenantId, keyId))) throw tenancyErrors.not_found('No such API key');
+      });
+    },
+
+    /**
+     * Verifies a presented key for the org of the URL, on every request (no cache, so revocation
+     * is immediate on every node). A malformed key or bad checksum is refused before any query;
+     * a key this org does not hold is 404 like any stranger; a wrong secret, revoked or expired
+     * key is 401.
+     */
+    async authenticate(tenantId: string, presented: string): Promise<AuthenticatedKey> {
+      const parsed = parseApiKey(presented);
+      if (!parsed) throw tenancyErrors.unauthenticated();
+      if (!UUID.test(tenantId)) throw tenancyErrors.not_found();
+      const hash = hashOf(presented);
+      const now = clock.now();
+      return withTenant(db, tenantId, async (trx) => {
+        const row = await repo.findApiKey(trx, tenantId, parsed.keyId);
+        if (!row) throw tenancyErrors.not_found();
+        // Compared in constant time even though the id already matched: the hash is the credential.
+        const stored = Buffer.from(row.key_hash);
+        const valid = stored.length === hash.length && timingSafeEqual(hash, stored);
+        if (!valid || row.revoked_at || (row.expires_at && row.expires_at <= now)) throw tenancyErrors.unauthenticated();
+        const org = await findTenant(trx, tenantId);
+        if (!org) throw tenancyErrors.not_found();
+        if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() >= TOUCH_INTERVAL_MS) {
+          await repo.touchApiKey(trx, tenantId, row.key_id, now);
+        }
+        return { org, keyId: row.key_id, scopes: row.scopes.filter(isScope) };
+      });
+    },
+  };
+}
+
+export type ApiKeys = ReturnType<typeof createApiKeys>;
