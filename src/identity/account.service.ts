@@ -6,7 +6,9 @@ import type { DB } from '../platform/db/index.js';
 import type { JobQueue } from '../platform/jobs/index.js';
 import type { Principal } from './authenticate.js';
 import { identityErrors } from './identity.errors.js';
+import type { LoginThrottle } from './login-throttle.js';
 import type { Mfa } from './mfa.service.js';
+import type { OneTimeTokens } from './one-time-tokens.js';
 import { findPasswordWeakness } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
 import { bumpTokenVersion, findPrincipalById, updatePasswordHash } from './principals.repository.js';
@@ -17,13 +19,18 @@ export interface AccountDependencies {
   db: Kysely<DB>;
   clock: Clock;
   passwords: PasswordHasher;
+  /** Wrong step-up passwords count toward the same per-account delay as wrong sign-ins. */
+  throttle: LoginThrottle;
   sessions: Sessions;
   mfa: Mfa;
+  tokens: OneTimeTokens;
   jobs: JobQueue;
   deletionGraceDays: number;
 }
 
 const DAY_MS = 86_400_000;
+/** A sign-in this recent counts as step-up by itself (ASVS: re-authentication for sensitive actions). */
+const STEP_UP_WINDOW_MS = 10 * 60_000;
 export const ACCOUNT_PURGE_JOB = 'identity.account_purge';
 
 /** What a signed-in user does with their own account: profile, password, MFA, sessions, export, deletion. */
@@ -34,14 +41,41 @@ export function createAccount(deps: AccountDependencies) {
     return recordAuditEvent(executor, { realm: principal.realm, principalId: principal.id, action, ip: meta.ip, userAgent: meta.userAgent, metadata, at: clock.now() });
   }
 
-  /** Step-up: sensitive actions need the current password, checked here. */
-  async function confirmPassword(principal: Principal, password: string): Promise<PrincipalRow> {
+  /**
+   * Checks the signed-in principal's current password. A stolen access token must not turn into an
+   * unlimited password oracle: failures are throttled per account and recorded like failed sign-ins.
+   */
+  async function confirmPassword(principal: Principal, password: string, meta?: RequestMeta): Promise<PrincipalRow> {
+    const key = deps.throttle.keyFor(principal.realm, principal.email);
+    await deps.throttle.assertAllowed(key);
     const row = await findPrincipalById(db, principal.realm, principal.id);
     if (!row?.password_hash || !(await deps.passwords.verify(row.password_hash, password)).valid) {
+      await deps.throttle.recordFailure(key);
+      await recordAuditEvent(db, {
+        realm: principal.realm,
+        principalId: principal.id,
+        action: 'auth.login.failed',
+        ip: meta?.ip ?? null,
+        userAgent: meta?.userAgent ?? null,
+        metadata: { reason: 'step_up_wrong_password' },
+        at: clock.now(),
+      });
       throw identityErrors.step_up_required('The password is not correct');
     }
+    await deps.throttle.recordSuccess(key);
     await deps.sessions.markAuthenticated(principal.sessionId);
     return row;
+  }
+
+  /** Step-up for sensitive actions: the current password, or a sign-in within the last 10 minutes. */
+  async function stepUp(principal: Principal, password: string | undefined, meta: RequestMeta): Promise<void> {
+    if (password !== undefined) {
+      await confirmPassword(principal, password, meta);
+      return;
+    }
+    if (clock.now().getTime() - principal.authenticatedAt.getTime() > STEP_UP_WINDOW_MS) {
+      throw identityErrors.step_up_required('Confirm your password, or sign in again, to continue');
+    }
   }
 
   deps.jobs.register(ACCOUNT_PURGE_JOB, async (job) => {
@@ -90,7 +124,7 @@ export function createAccount(deps: AccountDependencies) {
 
     /** Changes the password; every other session ends and older access tokens stop working. */
     async changePassword(principal: Principal, input: { current_password: string; new_password: string }, meta: RequestMeta) {
-      const row = await confirmPassword(principal, input.current_password);
+      const row = await confirmPassword(principal, input.current_password, meta);
       // The name too, as at sign-up: "ada lovelace 1815" is as guessable after a change as before.
       const weakness = findPasswordWeakness(input.new_password, row.name ? [row.email, row.name] : [row.email]);
       if (weakness) throw identityErrors.weak_password(weakness);
@@ -99,11 +133,19 @@ export function createAccount(deps: AccountDependencies) {
         await updatePasswordHash(trx, principal.realm, principal.id, hash, clock.now());
         await bumpTokenVersion(trx, principal.realm, principal.id);
         await deps.sessions.revoke(trx, { realm: principal.realm, principalId: principal.id, except: principal.sessionId }, 'password_changed');
+        // Whatever the old password opened stays shut: pending reset links and half-done sign-ins.
+        for (const purpose of ['reset_password', 'mfa_challenge'] as const) {
+          await deps.tokens.spendAll(trx, purpose, principal.realm, principal.id, clock.now());
+        }
         await audit(trx, principal, 'password.changed', meta);
       });
     },
 
-    beginTotp: (principal: Principal) => deps.mfa.beginEnrolment(principal.realm, principal.id, principal.email),
+    /** A stolen token must not enrol the thief's authenticator: enrolment needs a recent sign-in. */
+    async beginTotp(principal: Principal, meta: RequestMeta) {
+      await stepUp(principal, undefined, meta);
+      return deps.mfa.beginEnrolment(principal.realm, principal.id, principal.email);
+    },
 
     async confirmTotp(principal: Principal, code: string, meta: RequestMeta): Promise<string[]> {
       return db.transaction().execute(async (trx) => {
@@ -113,8 +155,8 @@ export function createAccount(deps: AccountDependencies) {
       });
     },
 
-    async disableTotp(principal: Principal, password: string, meta: RequestMeta): Promise<void> {
-      await confirmPassword(principal, password);
+    async disableTotp(principal: Principal, password: string | undefined, meta: RequestMeta): Promise<void> {
+      await stepUp(principal, password, meta);
       if (!(await deps.mfa.isEnabled(principal.realm, principal.id))) throw identityErrors.mfa_not_enrolled();
       await db.transaction().execute(async (trx) => {
         await deps.mfa.disable(trx, principal.realm, principal.id);
@@ -184,8 +226,8 @@ export function createAccount(deps: AccountDependencies) {
     },
 
     /** Closes the account now (every session revoked, sign-in refused) and purges it after the grace period. */
-    async deleteAccount(principal: Principal, password: string, meta: RequestMeta): Promise<{ purge_after: string }> {
-      await confirmPassword(principal, password);
+    async deleteAccount(principal: Principal, password: string | undefined, meta: RequestMeta): Promise<{ purge_after: string }> {
+      await stepUp(principal, password, meta);
       const now = clock.now();
       const purgeAfter = new Date(now.getTime() + deps.deletionGraceDays * DAY_MS);
       await db.transaction().execute(async (trx) => {

@@ -18,7 +18,6 @@ import type { OneTimeTokens } from './one-time-tokens.js';
 import { findPasswordWeakness } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
 import { bumpTokenVersion, findPrincipalByEmail, findPrincipalById, updatePasswordHash } from './principals.repository.js';
-import { hashSecretToken } from './secret-tokens.js';
 import type { RequestMeta, Sessions, TokenPair } from './sessions.service.js';
 
 export interface AuthDependencies {
@@ -33,8 +32,6 @@ export interface AuthDependencies {
   tokens: OneTimeTokens;
   mailer: Mailer;
   jobs: JobQueue;
-  /** Keys the hash of an email in throttle keys, so no address is stored in Redis. */
-  hashKey: Buffer;
   isInvited: InvitationCheck;
 }
 
@@ -75,9 +72,6 @@ export function createAuth(deps: AuthDependencies) {
     return recordAuditEvent(executor, { realm, principalId, action, ip: meta.ip, userAgent: meta.userAgent, metadata, at: clock.now() });
   }
 
-  function throttleKey(realm: Realm, email: string): string {
-    return `${realm}:${hashSecretToken(deps.hashKey, email).toString('base64url')}`;
-  }
 
   function requireEmail(input: string): string {
     const email = normalizeEmail(input);
@@ -150,7 +144,7 @@ export function createAuth(deps: AuthDependencies) {
 
     async login(realm: Realm, input: { email: string; password: string }, meta: RequestMeta): Promise<LoginResult> {
       const email = normalizeEmail(input.email);
-      const key = throttleKey(realm, email ?? input.email);
+      const key = deps.throttle.keyFor(realm, email ?? input.email);
       const principal = email ? await findPrincipalByEmail(db, realm, email) : undefined;
       try {
         await deps.throttle.assertAllowed(key);
@@ -196,7 +190,7 @@ export function createAuth(deps: AuthDependencies) {
         const challenge = await deps.tokens.lock(trx, 'mfa_challenge', input.mfa_token, now);
         const principal = challenge?.principal_id ? await findPrincipalById(trx, realm, challenge.principal_id) : undefined;
         if (!challenge || challenge.realm !== realm || !principal?.active) return { ok: false as const, reason: 'invalid_challenge' as const };
-        const key = throttleKey(realm, principal.email);
+        const key = deps.throttle.keyFor(realm, principal.email);
         try {
           await deps.throttle.assertAllowed(key);
         } catch (error) {

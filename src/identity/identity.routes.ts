@@ -122,7 +122,7 @@ export async function identityRoutes(fastify: FastifyInstance, deps: IdentityRou
     '/v1/me/mfa/totp',
     { ...secured, schema: { tags, security, summary: 'Start TOTP enrolment (inactive until confirmed)', response: { 200: S.TotpEnrolment, ...errorResponses(401, 409) } } },
     async (request) => {
-      const enrolment = await account.beginTotp(principalOf(request));
+      const enrolment = await account.beginTotp(principalOf(request), requestMeta(request));
       return { secret: enrolment.secret, otpauth_uri: enrolment.otpauthUri, qr_svg: enrolment.qrSvg };
     },
   );
@@ -135,7 +135,7 @@ export async function identityRoutes(fastify: FastifyInstance, deps: IdentityRou
 
   app.delete(
     '/v1/me/mfa/totp',
-    { ...secured, config: AUTH, schema: { tags, security, summary: 'Turn TOTP off (needs the password)', body: S.PasswordBody, response: { 204: NoContent, ...errorResponses(400, 401, 403, 409) } } },
+    { ...secured, config: AUTH, schema: { tags, security, summary: 'Turn TOTP off (the password, or a sign-in within 10 minutes)', body: S.StepUpBody, response: { 204: NoContent, ...errorResponses(400, 401, 403, 409) } } },
     async (request, reply) => {
       await account.disableTotp(principalOf(request), request.body.password, requestMeta(request));
       return reply.status(204).send(null);
@@ -176,7 +176,7 @@ export async function identityRoutes(fastify: FastifyInstance, deps: IdentityRou
 
   app.delete(
     '/v1/me',
-    { ...secured, config: AUTH, schema: { tags, security, summary: 'Close your account; purged after the grace period', body: S.PasswordBody, response: { 202: S.DeletionScheduled, ...errorResponses(400, 401, 403) } } },
+    { ...secured, config: AUTH, schema: { tags, security, summary: 'Close your account (the password, or a sign-in within 10 minutes); purged after the grace period', body: S.StepUpBody, response: { 202: S.DeletionScheduled, ...errorResponses(400, 401, 403) } } },
     async (request, reply) => {
       const result = await account.deleteAccount(principalOf(request), request.body.password, requestMeta(request));
       return reply.status(202).send({ status: 'deletion_scheduled' as const, ...result });

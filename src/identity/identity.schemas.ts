@@ -26,7 +26,8 @@ export const ResetBody = Type.Object({ token: Secret, password: Password }, { ad
 export const TokenBody = Type.Object({ token: Secret }, { additionalProperties: false });
 export const PatchMeBody = Type.Object({ name: Type.String({ maxLength: 200 }) }, { additionalProperties: false });
 export const ChangePasswordBody = Type.Object({ current_password: Password, new_password: Password }, { additionalProperties: false });
-export const PasswordBody = Type.Object({ password: Password }, { additionalProperties: false });
+/** Step-up: the password, or nothing within 10 minutes of signing in (accounts without a password). */
+export const StepUpBody = Type.Object({ password: Type.Optional(Password) }, { additionalProperties: false });
 export const CodeBody = Type.Object({ code: Type.String({ minLength: 6, maxLength: 6, pattern: '^[0-9]{6}$' }) }, { additionalProperties: false });
 export const SessionParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 export const LimitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })) });

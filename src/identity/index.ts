@@ -66,22 +66,22 @@ export async function createIdentity(deps: IdentityDependencies) {
   const passwords = await createPasswordHasher(config.identity.argon2);
   const mfa = createMfa({ db, clock, secretsKey: deriveKey(deps.rootKey, 'secrets'), codeHashKey: tokenHashKey, issuer: 'Rampart' });
   const tokens = createOneTimeTokens(tokenHashKey);
+  const throttle = createLoginThrottle(deps.redis, tokenHashKey, clock);
   const auth = createAuth({
     db,
     clock,
     config: config.identity,
     publicUrl: config.publicUrl,
     passwords,
-    throttle: createLoginThrottle(deps.redis),
+    throttle,
     sessions,
     mfa,
     tokens,
     mailer: deps.mailer,
     jobs: deps.jobs,
-    hashKey: tokenHashKey,
     isInvited: deps.isInvited,
   });
-  const account = createAccount({ db, clock, passwords, sessions, mfa, jobs: deps.jobs, deletionGraceDays: config.identity.accountDeletionGraceDays });
+  const account = createAccount({ db, clock, passwords, throttle, sessions, mfa, tokens, jobs: deps.jobs, deletionGraceDays: config.identity.accountDeletionGraceDays });
   const authenticator = createAuthenticator({ accessTokens, sessions, rateLimiter: deps.rateLimiter });
   const requireUser = authenticator('user');
   const requirePlatform = authenticator('platform');

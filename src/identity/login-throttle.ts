@@ -3,7 +3,9 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Redis } from 'ioredis';
 import type { Clock } from '../platform/clock.js';
 import { systemClock } from '../platform/clock.js';
+import type { Realm } from '../platform/db/index.js';
 import { httpErrors } from '../platform/http/index.js';
+import { hashSecretToken } from './secret-tokens.js';
 
 /** Failures allowed before the first delay; after that each failure doubles the delay. */
 const FREE_FAILURES = 5;
@@ -13,6 +15,8 @@ const MAX_DELAY_SECONDS = 15 * 60;
 const FAILURE_MEMORY_SECONDS = 24 * 3600;
 
 export interface LoginThrottle {
+  /** The throttle key of an account: a keyed hash of realm and email, so no address is stored. */
+  keyFor(realm: Realm, email: string): string;
   /** Throws 429 with Retry-After while the account is in a delay window. */
   assertAllowed(accountKey: string): Promise<void>;
   recordFailure(accountKey: string): Promise<void>;
@@ -28,7 +32,7 @@ export interface LoginThrottle {
  * The window's end is measured on `clock` (so tests move time rather than wait); the stores'
  * own expiry only clears entries that can no longer matter.
  */
-export function createLoginThrottle(redis: Redis | null, clock: Clock = systemClock): LoginThrottle {
+export function createLoginThrottle(redis: Redis | null, hashKey: Buffer, clock: Clock = systemClock): LoginThrottle {
   function limiter(keyPrefix: string, points: number, duration: number): RateLimiterAbstract {
     const options = { keyPrefix, points, duration };
     const memory = new RateLimiterMemory(options);
@@ -39,6 +43,8 @@ export function createLoginThrottle(redis: Redis | null, clock: Clock = systemCl
   const delays = limiter('rampart:login:delay', Number.MAX_SAFE_INTEGER, MAX_DELAY_SECONDS);
 
   return {
+    keyFor: (realm, email) => `${realm}:${hashSecretToken(hashKey, email).toString('base64url')}`,
+
     async assertAllowed(accountKey) {
       const until = (await delays.get(accountKey))?.consumedPoints ?? 0;
       const remainingMs = until - clock.now().getTime();

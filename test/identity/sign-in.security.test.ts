@@ -159,7 +159,7 @@ describe.each([
 
   it('lets the owner in once the window passes, and doubles the window on each further failure', async () => {
     const clock = new FakeClock(new Date());
-    const throttle = createLoginThrottle(redis, clock);
+    const throttle = createLoginThrottle(redis, Buffer.alloc(32, 1), clock);
     const key = `test:${freshEmail()}`;
     for (let i = 0; i < 5; i++) {
       expect(await retryAfter(throttle.assertAllowed(key))).toBeNull();
