@@ -32,10 +32,18 @@ describe('sign-up', () => {
     expect((await api.login(`${fullwidth}@customer.test`)).statusCode).toBe(200);
   });
 
-  it.each(['not-an-email', 'two@@at.test', 'no-dot@localhost', 'spa ce@customer.test'])('answers 400 invalid_email for %j', async (email) => {
+  // The second row: addresses the mailer would refuse (several recipients, a display name, a NUL)
+  // once answered 500 from inside the sign-up transaction (security review M2/M3).
+  it.each(['not-an-email', 'two@@at.test', 'no-dot@localhost', 'spa ce@customer.test', 'a,b@customer.test', 'x<y@customer.test', '"q"@customer.test', 'nul\u0000@customer.test'])('answers 400 invalid_email for %j', async (email) => {
     const response = await api.signup(email, PASSWORD);
     expect(response.statusCode).toBe(400);
     expect(errorCode(response)).toBe('invalid_email');
+  });
+
+  it('answers 400, not 500, for a NUL byte in a name', async () => {
+    const response = await api.signup(freshEmail(), PASSWORD, 'Ada\u0000Lovelace');
+    expect(response.statusCode).toBe(400);
+    expect(errorCode(response)).toBe('invalid_request');
   });
 
   it.each([

@@ -45,8 +45,17 @@ export interface MailerDependencies {
 // lasting a night delays mail and loses none.
 const MAIL_MAX_ATTEMPTS = 40;
 
-// A comma or angle bracket would let one `to` reach several people or smuggle a display name.
-const SINGLE_ADDRESS = /^[^\s@<>,;:"()[\]\\]+@[^\s@<>,;:"()[\]\\]+$/;
+// One mailbox: no whitespace or control characters, no second @, and none of the characters that
+// would let one `to` reach several people or smuggle a display name (comma, angle brackets...).
+// The domain needs a dot. Identity validates addresses with this too, so nothing it accepts can
+// fail here.
+const ADDRESS_PART = String.raw`[^\s\p{Cc}@<>,;:"()[\]\\]+`;
+const SINGLE_ADDRESS = new RegExp(`^${ADDRESS_PART}@${ADDRESS_PART}\\.${ADDRESS_PART}$`, 'u');
+
+/** Whether `address` is one plain mailbox the mailer accepts. */
+export function isPlainAddress(address: string): boolean {
+  return SINGLE_ADDRESS.test(address);
+}
 
 /** Creates the mailer and registers the `mail.send` handler on `queue`. */
 export function createMailer(deps: MailerDependencies): Mailer {
@@ -119,6 +128,6 @@ function readPayload(job: Job): MailMessage {
 }
 
 function assertSendable(message: MailMessage): void {
-  if (!SINGLE_ADDRESS.test(message.to)) throw new TypeError('A mail recipient must be one plain email address');
+  if (!isPlainAddress(message.to)) throw new TypeError('A mail recipient must be one plain email address');
   if (/[\r\n]/.test(message.subject)) throw new TypeError('A mail subject must be one line');
 }
