@@ -114,9 +114,9 @@ export async function buildApp({ config, database, rootKey, logger, clock = syst
   await app.register(jwksRoutes, { db: database.db, clock });
 
   const tenancy = createTenancy({ database, clock, mailer, publicUrl: config.publicUrl, rootKey });
-  const identity = await createIdentity({ config, database, clock, redis, jobs, mailer, rateLimiter, rootKey, isInvited: tenancy.isInvited });
+  const identity = await createIdentity({ config, database, clock, redis, jobs, mailer, rateLimiter, rootKey, isInvited: tenancy.isInvited, orgsOf: tenancy.orgsOf });
   await identity.register(app);
-  await tenancy.register(app, identity.requireUser, identity.confirmPassword);
+  await tenancy.register(app, identity.requireUser, identity.stepUp);
 
   // Runs after the server has drained its requests: in-flight jobs finish before the database closes.
   app.addHook('onClose', async () => {

@@ -15,6 +15,9 @@ import { bumpTokenVersion, findPrincipalById, updatePasswordHash } from './princ
 import type { PrincipalRow } from './principals.repository.js';
 import type { RequestMeta, Sessions } from './sessions.service.js';
 
+/** Lists a user's orgs with their role; tenancy provides it (identity does not depend on tenancy). */
+export type OrgsOfUser = (userId: string) => Promise<Array<{ id: string; name: string; role: string }>>;
+
 export interface AccountDependencies {
   db: Kysely<DB>;
   clock: Clock;
@@ -25,6 +28,7 @@ export interface AccountDependencies {
   mfa: Mfa;
   tokens: OneTimeTokens;
   jobs: JobQueue;
+  orgsOf: OrgsOfUser;
   deletionGraceDays: number;
 }
 
@@ -95,7 +99,7 @@ export function createAccount(deps: AccountDependencies) {
   });
 
   return {
-    confirmPassword,
+    stepUp,
 
     async staffProfile(principal: Principal) {
       return db.selectFrom('platform_staff').select(['id', 'email', 'name']).where('id', '=', principal.id).executeTakeFirstOrThrow();
@@ -113,7 +117,7 @@ export function createAccount(deps: AccountDependencies) {
         name: user.name,
         email_verified: user.email_verified_at !== null,
         mfa_enabled: await deps.mfa.isEnabled('user', principal.id),
-        orgs: [] as Array<{ id: string; name: string; role: string }>,
+        orgs: await deps.orgsOf(principal.id),
       };
     },
 

@@ -9,10 +9,12 @@ import type { JobQueue } from '../platform/jobs/index.js';
 import type { Mailer } from '../platform/mail/index.js';
 import { createAccessTokens, SIGNING_KEY_REFRESH_MS } from './access-tokens.js';
 import { createAccount } from './account.service.js';
+import type { OrgsOfUser } from './account.service.js';
 import { createAuth } from './auth.service.js';
 import type { InvitationCheck } from './auth.service.js';
 import { createAuthenticator } from './authenticate.js';
 import type { Principal } from './authenticate.js';
+import type { RequestMeta } from './sessions.service.js';
 import { identityRoutes } from './identity.routes.js';
 import { createPlatformAuth } from './platform-auth.service.js';
 import { platformRoutes } from './platform.routes.js';
@@ -46,6 +48,8 @@ export interface IdentityDependencies {
   rootKey: Buffer;
   /** Answers invite-only sign-up; given by the composition root because identity does not depend on tenancy. */
   isInvited: InvitationCheck;
+  /** The orgs a user belongs to, for /v1/me; also given by the composition root. */
+  orgsOf: OrgsOfUser;
 }
 
 /** Builds the identity module: accounts, sessions, MFA, tokens, and the preHandlers other modules use. */
@@ -81,7 +85,18 @@ export async function createIdentity(deps: IdentityDependencies) {
     jobs: deps.jobs,
     isInvited: deps.isInvited,
   });
-  const account = createAccount({ db, clock, passwords, throttle, sessions, mfa, tokens, jobs: deps.jobs, deletionGraceDays: config.identity.accountDeletionGraceDays });
+  const account = createAccount({
+    db,
+    clock,
+    passwords,
+    throttle,
+    sessions,
+    mfa,
+    tokens,
+    jobs: deps.jobs,
+    orgsOf: deps.orgsOf,
+    deletionGraceDays: config.identity.accountDeletionGraceDays,
+  });
   const authenticator = createAuthenticator({ accessTokens, sessions, rateLimiter: deps.rateLimiter });
   const requireUser = authenticator('user');
   const requirePlatform = authenticator('platform');
@@ -92,10 +107,8 @@ export async function createIdentity(deps: IdentityDependencies) {
     requireUser,
     /** preHandler for platform-staff routes. */
     requirePlatform,
-    /** Step-up for other modules: resolves if `password` is the signed-in user's own, else throws 403 `step_up_required`. */
-    confirmPassword: async (principal: Principal, password: string): Promise<void> => {
-      await account.confirmPassword(principal, password);
-    },
+    /** Step-up for other modules: the user's password, or a sign-in within 10 minutes; else 403 `step_up_required`. */
+    stepUp: (principal: Principal, password: string | undefined, meta: RequestMeta): Promise<void> => account.stepUp(principal, password, meta),
     async register(app: FastifyInstance): Promise<void> {
       app.decorateRequest('principal', null);
       let refresh: NodeJS.Timeout | undefined;

@@ -66,6 +66,14 @@ describe('organizations and roles', () => {
     expect((await call(outsider, 'PATCH', `/v1/orgs/${id}`, { name: 'pwned' })).statusCode).toBe(404);
   });
 
+  it("lists a user's own orgs with their role at /v1/me, and no one else's", async () => {
+    const first = await org();
+    const second = await org();
+    const me = await call(first.admin, 'GET', '/v1/me');
+    expect(me.json().orgs).toEqual([{ id: first.id, name: 'Acme Inspections', role: 'admin' }]);
+    expect((await call(second.owner, 'GET', '/v1/me')).json().orgs).toEqual([{ id: second.id, name: 'Acme Inspections', role: 'owner' }]);
+  });
+
   it('does not let a member change settings or raise itself', async () => {
     const { id, member } = await org();
     expect(errorCode(await call(member, 'PATCH', `/v1/orgs/${id}`, { name: 'Mine now' }))).toBe('forbidden');
