@@ -7,6 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { jwksRoutes } from './crypto/jwks.routes.js';
+import { deriveKey } from './crypto/root-key.js';
 import { createIdentity } from './identity/index.js';
 import { createTenancy } from './tenancy/index.js';
 import type { Clock } from './platform/clock.js';
@@ -102,7 +103,7 @@ export async function buildApp({ config, database, rootKey, logger, clock = syst
   await registerOpenApi(app, config.publicUrl, PACKAGE_VERSION);
 
   const jobs = new JobQueue({ db: database.db, clock, logger: log, config: config.jobs });
-  const mailer = createMailer({ queue: jobs, db: database.db, clock, smtpUrl: config.smtpUrl, mailFrom: config.mailFrom });
+  const mailer = createMailer({ queue: jobs, db: database.db, clock, smtpUrl: config.smtpUrl, mailFrom: config.mailFrom, sealingKey: deriveKey(rootKey, 'mail') });
   const worker = new Worker(jobs, log);
   app.decorate('jobs', jobs);
   app.decorate('mailer', mailer);

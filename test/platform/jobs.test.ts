@@ -204,7 +204,7 @@ describe('failures', () => {
     const queue = createQueue({ bad: async () => Promise.reject(new PermanentJobError('payload is malformed')) });
     const id = await queue.enqueue(db, 'bad', {});
     await createWorker(queue).runOnce();
-    expect(await jobRow(id)).toMatchObject({ state: 'dead', attempts: 1, last_error: 'PermanentJobError: payload is malformed' });
+    expect(await jobRow(id)).toMatchObject({ state: 'dead', attempts: 1, last_error: 'PermanentJobError: payload is malformed', payload: {} });
   });
 
   it('buries a job with no handler instead of crashing, and keeps running the others', async () => {

@@ -84,9 +84,11 @@ afterEach(async () => {
   await Promise.all(servers.map((server) => server.close()));
 });
 
+const SEALING_KEY = Buffer.alloc(32, 9);
+
 function createMailSystem(smtpUrl: string | null): { mailer: Mailer; worker: Worker; queue: JobQueue } {
   const queue = new JobQueue({ db, clock, logger: logs.logger, config: { pollIntervalMs: 10, concurrency: 2, leaseSeconds: 60 } });
-  const mailer = createMailer({ queue, db, clock, smtpUrl, mailFrom: MAIL_FROM });
+  const mailer = createMailer({ queue, db, clock, smtpUrl, mailFrom: MAIL_FROM, sealingKey: SEALING_KEY });
   return { mailer, queue, worker: new Worker(queue, logs.logger) };
 }
 
@@ -192,6 +194,10 @@ describe('mail without SMTP (development outbox)', () => {
     const { mailer, worker, queue } = createMailSystem(null);
     await db.transaction().execute(async (trx) => mailer.sendMail(trx, { to: RECIPIENT, subject: 'Welcome', text: BODY }));
     await mailer.sendMail(db, { to: 'bob@customer.test', subject: 'Second', text: 'Hi Bob' });
+    // Queued messages hold live links: sealed in the database, never in clear.
+    const queued = await db.selectFrom('jobs').select(['id', 'payload']).where('name', '=', MAIL_SEND_JOB).orderBy('id').execute();
+    expect(JSON.stringify(queued)).not.toContain(RECIPIENT);
+    expect(JSON.stringify(queued)).not.toContain('Welcome');
     expect(await worker.runOnce()).toBe(2);
 
     const outbox = await listOutbox(db, 10);
@@ -204,8 +210,10 @@ describe('mail without SMTP (development outbox)', () => {
 
     // At-least-once delivery may run a job twice; the outbox still shows its mail once.
     const handler = queue.handlerFor(MAIL_SEND_JOB)!;
-    await handler({ id: 1, name: MAIL_SEND_JOB, payload: { to: RECIPIENT, subject: 'Welcome', text: BODY }, attempt: 2, idempotencyKey: null });
+    await handler({ id: queued[0]!.id, name: MAIL_SEND_JOB, payload: queued[0]!.payload, attempt: 2, idempotencyKey: null });
     expect(await listOutbox(db, 10)).toHaveLength(2);
+    // A payload sealed by another instance (or tampered with) is dead at once, not retried.
+    await expect(handler({ id: 99, name: MAIL_SEND_JOB, payload: { sealed: 'AAAA' }, attempt: 1, idempotencyKey: null })).rejects.toThrow(/sealed/);
   });
 
   it('refuses a recipient list or a multi-line subject before queueing anything', async () => {

@@ -138,7 +138,8 @@ export async function retryJob(db: Kysely<DB>, claim: JobClaim, runAt: Date, err
 /** Gives up on a claimed job; false when the claim was lost. */
 export async function buryJob(db: Kysely<DB>, claim: JobClaim, now: Date, error: string): Promise<boolean> {
   const result = await whereClaimHeld(
-    db.updateTable('jobs').set({ state: 'dead', last_error: error, finished_at: now, locked_by: null, locked_until: null }),
+    // A dead job is never run again; like a finished one, it keeps no payload (it may hold personal data).
+    db.updateTable('jobs').set({ state: 'dead', payload: '{}', last_error: error, finished_at: now, locked_by: null, locked_until: null }),
     claim,
   ).executeTakeFirst();
   return result.numUpdatedRows > 0n;

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { seal, unseal } from '../../crypto/seal.js';
 import { createTransport } from 'nodemailer';
 import type { Clock } from '../clock.js';
 import type { DB } from '../db/schema.js';
@@ -39,6 +40,11 @@ export interface MailerDependencies {
   /** config.smtpUrl: null sends to the development outbox instead. */
   smtpUrl: string | null;
   mailFrom: string;
+  /**
+   * Seals queued messages: they hold live reset and invitation links, and the queue is in the
+   * database, so they are encrypted there like every other secret (derived from the root key).
+   */
+  sealingKey: Buffer;
 }
 
 // With the backoff capped at an hour, 40 attempts keep trying for 15 to 30 hours: an SMTP outage
@@ -59,11 +65,13 @@ export function isPlainAddress(address: string): boolean {
 
 /** Creates the mailer and registers the `mail.send` handler on `queue`. */
 export function createMailer(deps: MailerDependencies): Mailer {
-  deps.queue.register(MAIL_SEND_JOB, deps.smtpUrl ? smtpHandler(deps.smtpUrl, deps.mailFrom) : outboxHandler(deps.db, deps.clock));
+  const read = (job: Job) => readPayload(job, deps.sealingKey);
+  deps.queue.register(MAIL_SEND_JOB, deps.smtpUrl ? smtpHandler(deps.smtpUrl, deps.mailFrom, read) : outboxHandler(deps.db, deps.clock, read));
   return {
     async sendMail(executor, message, idempotencyKey) {
       assertSendable(message);
-      const payload: MailMessage = { to: message.to, subject: message.subject, text: message.text };
+      const plain: MailMessage = { to: message.to, subject: message.subject, text: message.text };
+      const payload = { sealed: seal(deps.sealingKey, Buffer.from(JSON.stringify(plain)), MAIL_SEND_JOB).toString('base64') };
       await deps.queue.enqueue(executor, MAIL_SEND_JOB, payload, {
         maxAttempts: MAIL_MAX_ATTEMPTS,
         ...(idempotencyKey === undefined ? {} : { idempotencyKey: `mail:${idempotencyKey}` }),
@@ -78,7 +86,7 @@ export async function listOutbox(db: Kysely<DB>, limit: number): Promise<OutboxM
   return rows.map((row) => ({ id: row.id, to: row.to_address, subject: row.subject, text: row.body_text, createdAt: row.created_at }));
 }
 
-function smtpHandler(smtpUrl: string, mailFrom: string): JobHandler {
+function smtpHandler(smtpUrl: string, mailFrom: string, readPayload: (job: Job) => MailMessage): JobHandler {
   const transport = createTransport({
     url: smtpUrl,
     // Bounded so a silent server fails the attempt (and it is retried) instead of holding it forever.
@@ -105,7 +113,7 @@ function smtpHandler(smtpUrl: string, mailFrom: string): JobHandler {
   };
 }
 
-function outboxHandler(db: Kysely<DB>, clock: Clock): JobHandler {
+function outboxHandler(db: Kysely<DB>, clock: Clock, readPayload: (job: Job) => MailMessage): JobHandler {
   return async (job: Job) => {
     const message = readPayload(job);
     await insertOutboxMail(db, { jobId: job.id, ...message, createdAt: clock.now() });
@@ -119,8 +127,15 @@ function isRejectedMessage(error: unknown): boolean {
   return permanent === true && (command === 'RCPT TO' || command === 'DATA');
 }
 
-function readPayload(job: Job): MailMessage {
-  const { to, subject, text } = (job.payload ?? {}) as Record<string, unknown>;
+function readPayload(job: Job, sealingKey: Buffer): MailMessage {
+  const { sealed } = (job.payload ?? {}) as { sealed?: unknown };
+  let message: Record<string, unknown>;
+  try {
+    message = JSON.parse(unseal(sealingKey, Buffer.from(String(sealed), 'base64'), MAIL_SEND_JOB).toString('utf8')) as Record<string, unknown>;
+  } catch {
+    throw new PermanentJobError(`${MAIL_SEND_JOB} payload is not a message sealed with this instance's key`);
+  }
+  const { to, subject, text } = message;
   if (typeof to !== 'string' || typeof subject !== 'string' || typeof text !== 'string') {
     throw new PermanentJobError(`${MAIL_SEND_JOB} payload must hold the strings to, subject and text`);
   }
