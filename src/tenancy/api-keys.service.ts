@@ -22,8 +22,11 @@ export interface ApiKeyDependencies {
   clock: Clock;
   /** HMAC key for stored key hashes, derived from the root key: a stolen table alone verifies nothing. */
   pepper: Buffer;
-  /** Checks the signed-in user's password (identity's step-up); throws `step_up_required` if wrong. */
-  confirmPassword: (principal: Principal, password: string) => Promise<void>;
+  /**
+   * Identity's step-up: minting a long-lived credential from a stolen or unattended session must
+   * need the person (the password, or a sign-in within 10 minutes); throws `step_up_required`.
+   */
+  stepUp: (principal: Principal, password: string | undefined, meta: ActionMeta) => Promise<void>;
 }
 
 export interface ApiKeyView {
@@ -60,8 +63,6 @@ export interface AuthenticatedKey {
   scopes: Scope[];
 }
 
-// Minting a long-lived credential from a stolen or unattended session must need the person.
-const STEP_UP_WINDOW_MS = 10 * 60_000;
 // last_used_at is for humans deciding what to revoke: minute precision spares a write per request.
 const TOUCH_INTERVAL_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -103,12 +104,6 @@ export function createApiKeys(deps: ApiKeyDependencies) {
     });
   }
 
-  async function assertSteppedUp(principal: Principal, password: string | undefined): Promise<void> {
-    if (clock.now().getTime() - principal.authenticatedAt.getTime() <= STEP_UP_WINDOW_MS) return;
-    if (password === undefined) throw tenancyErrors.step_up_required();
-    await deps.confirmPassword(principal, password);
-  }
-
   return {
     /**
      * Issues a key. The creator's role bounds its scopes (a key never holds more than the person
@@ -117,7 +112,7 @@ export function createApiKeys(deps: ApiKeyDependencies) {
     async issue(context: OrgContext, principal: Principal, input: NewApiKey, meta: ActionMeta): Promise<IssuedApiKey> {
       const beyond = input.scopes.filter((scope) => !roleMayGrant(context.role, context.plan, scope));
       if (beyond.length > 0) throw tenancyErrors.forbidden(`Your role cannot grant these scopes: ${beyond.join(', ')}`);
-      await assertSteppedUp(principal, input.password);
+      await deps.stepUp(principal, input.password, meta);
       const { keyId, key } = generateApiKey();
       const now = clock.now();
       const expiresAt = input.expiresInDays === undefined ? null : new Date(now.getTime() + input.expiresInDays * DAY_MS);

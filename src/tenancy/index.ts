@@ -11,6 +11,7 @@ import { createInvitations } from './invitations.service.js';
 import { createOrgResolver, createUserOrKeyResolver } from './org-context.js';
 import { orgRoutes } from './orgs.routes.js';
 import { createOrgs } from './orgs.service.js';
+import type { ActionMeta } from './orgs.service.js';
 
 export { authorize } from './org-context.js';
 export type { OrgContext } from './org-context.js';
@@ -32,10 +33,10 @@ export function createTenancy(deps: { database: Database; clock: Clock; mailer: 
     async register(
       app: FastifyInstance,
       requireUser: (request: FastifyRequest) => Promise<void>,
-      confirmPassword: (principal: Principal, password: string) => Promise<void>,
+      stepUp: (principal: Principal, password: string | undefined, meta: ActionMeta) => Promise<void>,
     ): Promise<void> {
       app.decorateRequest('org', null);
-      const apiKeys = createApiKeys({ db, clock: deps.clock, pepper: deriveKey(deps.rootKey, 'api-key-pepper'), confirmPassword });
+      const apiKeys = createApiKeys({ db, clock: deps.clock, pepper: deriveKey(deps.rootKey, 'api-key-pepper'), stepUp });
       const requireUserOrKey = createUserOrKeyResolver({ requireUser, resolveOrg, apiKeys, rateLimiter: app.rateLimiter });
       await app.register(orgRoutes, { orgs, requireUser, resolveOrg, requireUserOrKey });
       await app.register(apiKeyRoutes, { apiKeys, requireUser, resolveOrg });

@@ -12,7 +12,7 @@ import type { Mailer } from '../platform/mail/index.js';
 import * as repo from './invitations.repository.js';
 import type { InvitationRow } from './invitations.repository.js';
 import type { OrgContext } from './org-context.js';
-import { findMembership, findTenant, insertMembership } from './orgs.repository.js';
+import { findMembership, findTenant, insertMembership, lockTenant } from './orgs.repository.js';
 import type { ActionMeta } from './orgs.service.js';
 import { roleAllows } from './permissions.js';
 import type { Role } from './permissions.js';
@@ -41,7 +41,6 @@ export interface InvitationDependencies {
 
 const INVITATION_TTL_MS = 7 * 24 * 3_600_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const MAILER_REFUSES = /[<>,;:"()[\]\\]/;
 // generateSecretToken's 32 bytes in base64url, without padding.
 const SECRET = /^[A-Za-z0-9_-]{43}$/;
 
@@ -96,8 +95,7 @@ export function createInvitations(deps: InvitationDependencies) {
     /** Admins invite `admin` or `member`; only owners invite `owner`. The link goes out only if the invitation commits. */
     async invite(context: OrgContext, input: { email: string; role: Role }, meta: ActionMeta): Promise<Omit<InvitationView, 'invited_by' | 'created_at' | 'status'>> {
       const email = normalizeEmail(input.email);
-      // The mailer refuses these in a recipient (one could name several people): a 400 here, not a 500 when queueing.
-      if (!email || MAILER_REFUSES.test(email)) throw httpErrors.invalid_request('Enter a valid email address');
+      if (!email) throw httpErrors.invalid_request('Enter a valid email address');
       if (input.role === 'owner' && !roleAllows(context.role, context.plan, 'owners:manage')) throw tenancyErrors.forbidden('Only owners may invite owners');
       const existingUserId = await repo.findUserIdByEmail(db, email);
       const id = randomUUID();
@@ -105,6 +103,8 @@ export function createInvitations(deps: InvitationDependencies) {
       const now = clock.now();
       const expiresAt = new Date(now.getTime() + INVITATION_TTL_MS);
       await withTenant(db, context.tenantId, async (trx) => {
+        // Invitations to one org are decided one at a time, so two at once cannot both find no pending one.
+        await lockTenant(trx, context.tenantId);
         if (existingUserId && (await findMembership(trx, context.tenantId, existingUserId))) throw tenancyErrors.already_member();
         if (await repo.hasPendingInvitation(trx, context.tenantId, email, now)) throw tenancyErrors.invitation_pending();
         await repo.insertInvitation(trx, {

@@ -7,7 +7,6 @@ export const tenancyErrors = defineErrors({
   mfa_required: { status: 403, message: 'This organization requires two-factor authentication for your role; set it up at /v1/me/mfa/totp' },
   last_owner: { status: 409, message: 'An organization needs at least one owner; make someone else owner first' },
   unauthenticated: { status: 401, message: 'The API key is not valid, was revoked or has expired' },
-  step_up_required: { status: 403, message: 'Confirm your password (field `password`) or sign in again to do this' },
   already_member: { status: 409, message: 'This person is already a member of the organization' },
   invitation_pending: { status: 409, message: 'An invitation to this address is still pending; revoke it to send a new one' },
   invitation_accepted: { status: 409, message: 'This invitation was already accepted; remove the member instead' },

@@ -54,7 +54,7 @@ describe.concurrent('start-up failures are one clear line', () => {
   });
 
   it('refuses production without SMTP', async () => {
-    const { code, stderr } = await runServerToExit({ ...env, RAMPART_ENV: 'production', RAMPART_TRUSTED_PROXIES: '127.0.0.1' });
+    const { code, stderr } = await runServerToExit({ ...env, RAMPART_ENV: 'production', RAMPART_TRUSTED_PROXIES: '127.0.0.1', RAMPART_PUBLIC_URL: 'https://auth.vendor.test' });
     expect(code).toBe(1);
     expectOneLine(stderr, /production requires RAMPART_SMTP_URL/);
   });
