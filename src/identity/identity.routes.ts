@@ -1,12 +1,12 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { errorResponses } from '../platform/http/index.js';
+import { errorResponses, requestMeta } from '../platform/http/index.js';
 import type { Account } from './account.service.js';
 import type { Auth } from './auth.service.js';
 import { principalOf } from './authenticate.js';
 import * as S from './identity.schemas.js';
-import type { RequestMeta, Sessions } from './sessions.service.js';
+import type { Sessions } from './sessions.service.js';
 
 export interface IdentityRouteDependencies {
   auth: Auth;
@@ -15,10 +15,6 @@ export interface IdentityRouteDependencies {
   requireUser: (request: FastifyRequest) => Promise<void>;
 }
 
-export function requestMeta(request: FastifyRequest): RequestMeta {
-  const userAgent = request.headers['user-agent'];
-  return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent : null };
-}
 
 const AUTH = { rateLimit: 'auth' as const };
 const NoContent = Type.Null({ description: 'No content' });

@@ -1,8 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { errorResponses } from '../platform/http/index.js';
-import { requestMeta } from './identity.routes.js';
+import { errorResponses, requestMeta } from '../platform/http/index.js';
 import * as S from './identity.schemas.js';
 import type { Oidc } from './oidc.service.js';
 

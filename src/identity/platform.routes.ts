@@ -1,12 +1,11 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { errorResponses, httpErrors } from '../platform/http/index.js';
+import { errorResponses, httpErrors, requestMeta } from '../platform/http/index.js';
 import type { Account } from './account.service.js';
 import type { Auth } from './auth.service.js';
 import { principalOf } from './authenticate.js';
 import * as S from './identity.schemas.js';
-import { requestMeta } from './identity.routes.js';
 import type { PlatformAuth } from './platform-auth.service.js';
 import type { Sessions } from './sessions.service.js';
 

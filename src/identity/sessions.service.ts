@@ -3,6 +3,7 @@ import type { Kysely, Transaction } from 'kysely';
 import { recordAuditEvent } from '../audit/index.js';
 import type { Clock } from '../platform/clock.js';
 import type { DB, Realm } from '../platform/db/index.js';
+import type { RequestMeta } from '../platform/http/index.js';
 import type { AccessTokens } from './access-tokens.js';
 import { identityErrors } from './identity.errors.js';
 import { findPrincipalById } from './principals.repository.js';
@@ -16,11 +17,7 @@ export interface TokenPair {
   expires_in: number;
 }
 
-/** Who made the request, as far as the network tells: recorded with sessions and events. */
-export interface RequestMeta {
-  ip: string;
-  userAgent: string | null;
-}
+export type { RequestMeta } from '../platform/http/index.js';
 
 export interface SessionsDependencies {
   db: Kysely<DB>;

@@ -2,11 +2,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { principalOf } from '../identity/index.js';
-import { errorResponses } from '../platform/http/index.js';
+import { errorResponses, requestMeta } from '../platform/http/index.js';
 import type { ApiKeys } from './api-keys.service.js';
 import { authorize } from './org-context.js';
-import type { ActionMeta } from './orgs.service.js';
 import { SCOPES } from './permissions.js';
+import { OrgParams } from './tenancy.schemas.js';
 
 export interface ApiKeyRouteDependencies {
   apiKeys: ApiKeys;
@@ -14,14 +14,8 @@ export interface ApiKeyRouteDependencies {
   resolveOrg: (request: FastifyRequest) => Promise<void>;
 }
 
-function metaOf(request: FastifyRequest): ActionMeta {
-  const userAgent = request.headers['user-agent'];
-  return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent : null };
-}
-
 const Scope = Type.Enum(SCOPES);
 const Time = Type.String({ format: 'date-time' });
-const OrgParams = Type.Object({ org: Type.String({ maxLength: 64 }) });
 const KeyParams = Type.Object({ org: Type.String({ maxLength: 64 }), id: Type.String({ format: 'uuid' }) });
 
 const NewKey = Type.Object(
@@ -76,7 +70,7 @@ export async function apiKeyRoutes(fastify: FastifyInstance, deps: ApiKeyRouteDe
       const context = authorize(request, 'api_keys:create');
       const { name, scopes, expires_in_days: expiresInDays, password } = request.body;
       const input = { name: name.trim(), scopes, ...(expiresInDays === undefined ? {} : { expiresInDays }), ...(password === undefined ? {} : { password }) };
-      return reply.status(201).send(await apiKeys.issue(context, principalOf(request), input, metaOf(request)));
+      return reply.status(201).send(await apiKeys.issue(context, principalOf(request), input, requestMeta(request)));
     },
   );
 
@@ -96,7 +90,7 @@ export async function apiKeyRoutes(fastify: FastifyInstance, deps: ApiKeyRouteDe
       schema: { tags, security, summary: 'Revoke an API key; it stops working on its very next request', params: KeyParams, response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404) } },
     },
     async (request, reply) => {
-      await apiKeys.revoke(authorize(request, 'api_keys:revoke'), request.params.id, metaOf(request));
+      await apiKeys.revoke(authorize(request, 'api_keys:revoke'), request.params.id, requestMeta(request));
       return reply.status(204).send(null);
     },
   );

@@ -12,10 +12,10 @@ import type { ApiKeyRow } from './api-keys.repository.js';
 import type { OrgContext } from './org-context.js';
 import { findTenant } from './orgs.repository.js';
 import type { TenantRow } from './orgs.repository.js';
-import type { ActionMeta } from './orgs.service.js';
 import { roleMayGrant, SCOPES } from './permissions.js';
 import type { Scope } from './permissions.js';
 import { tenancyErrors } from './tenancy.errors.js';
+import type { RequestMeta } from '../platform/http/index.js';
 
 export interface ApiKeyDependencies {
   db: Kysely<DB>;
@@ -26,7 +26,7 @@ export interface ApiKeyDependencies {
    * Identity's step-up: minting a long-lived credential from a stolen or unattended session must
    * need the person (the password, or a sign-in within 10 minutes); throws `step_up_required`.
    */
-  stepUp: (principal: Principal, password: string | undefined, meta: ActionMeta) => Promise<void>;
+  stepUp: (principal: Principal, password: string | undefined, meta: RequestMeta) => Promise<void>;
 }
 
 export interface ApiKeyView {
@@ -91,7 +91,7 @@ export function createApiKeys(deps: ApiKeyDependencies) {
   const { db, clock } = deps;
   const hashOf = (key: string): Buffer => createHmac('sha256', deps.pepper).update(key, 'utf8').digest();
 
-  function audit(trx: TenantTransaction, context: OrgContext, action: SecurityAction, meta: ActionMeta, metadata: Record<string, unknown>) {
+  function audit(trx: TenantTransaction, context: OrgContext, action: SecurityAction, meta: RequestMeta, metadata: Record<string, unknown>) {
     return recordAuditEvent(trx, {
       realm: 'user',
       tenantId: context.tenantId,
@@ -109,7 +109,7 @@ export function createApiKeys(deps: ApiKeyDependencies) {
      * Issues a key. The creator's role bounds its scopes (a key never holds more than the person
      * who made it could do), and a sign-in older than ten minutes needs the password again.
      */
-    async issue(context: OrgContext, principal: Principal, input: NewApiKey, meta: ActionMeta): Promise<IssuedApiKey> {
+    async issue(context: OrgContext, principal: Principal, input: NewApiKey, meta: RequestMeta): Promise<IssuedApiKey> {
       const beyond = input.scopes.filter((scope) => !roleMayGrant(context.role, context.plan, scope));
       if (beyond.length > 0) throw tenancyErrors.forbidden(`Your role cannot grant these scopes: ${beyond.join(', ')}`);
       await deps.stepUp(principal, input.password, meta);
@@ -138,7 +138,7 @@ export function createApiKeys(deps: ApiKeyDependencies) {
     },
 
     /** Revokes a key; it fails on its very next request. Revoking a revoked key changes nothing. */
-    async revoke(context: OrgContext, keyId: string, meta: ActionMeta): Promise<void> {
+    async revoke(context: OrgContext, keyId: string, meta: RequestMeta): Promise<void> {
       await withTenant(db, context.tenantId, async (trx) => {
         const revoked = await repo.revokeApiKey(trx, context.tenantId, keyId, clock.now());
         if (revoked) {

@@ -11,7 +11,7 @@ import { createInvitations } from './invitations.service.js';
 import { createOrgResolver, createUserOrKeyResolver } from './org-context.js';
 import { orgRoutes } from './orgs.routes.js';
 import { createOrgs } from './orgs.service.js';
-import type { ActionMeta } from './orgs.service.js';
+import type { RequestMeta } from '../platform/http/index.js';
 
 export { authorize } from './org-context.js';
 export type { OrgContext } from './org-context.js';
@@ -33,7 +33,7 @@ export function createTenancy(deps: { database: Database; clock: Clock; mailer: 
     async register(
       app: FastifyInstance,
       requireUser: (request: FastifyRequest) => Promise<void>,
-      stepUp: (principal: Principal, password: string | undefined, meta: ActionMeta) => Promise<void>,
+      stepUp: (principal: Principal, password: string | undefined, meta: RequestMeta) => Promise<void>,
     ): Promise<void> {
       app.decorateRequest('org', null);
       const apiKeys = createApiKeys({ db, clock: deps.clock, pepper: deriveKey(deps.rootKey, 'api-key-pepper'), stepUp });

@@ -2,10 +2,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { principalOf } from '../identity/index.js';
-import { errorResponses } from '../platform/http/index.js';
+import { errorResponses, requestMeta } from '../platform/http/index.js';
 import type { Invitations } from './invitations.service.js';
 import { authorize } from './org-context.js';
-import type { ActionMeta } from './orgs.service.js';
+import { OrgParams, RoleSchema } from './tenancy.schemas.js';
 
 export interface InvitationRouteDependencies {
   invitations: Invitations;
@@ -13,26 +13,19 @@ export interface InvitationRouteDependencies {
   resolveOrg: (request: FastifyRequest) => Promise<void>;
 }
 
-function metaOf(request: FastifyRequest): ActionMeta {
-  const userAgent = request.headers['user-agent'];
-  return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent : null };
-}
-
-const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);
-const OrgParams = Type.Object({ org: Type.String({ maxLength: 64 }) });
 const InvitationParams = Type.Object({ org: Type.String({ maxLength: 64 }), id: Type.String({ format: 'uuid' }) });
 const InviteEmail = Type.String({ minLength: 3, maxLength: 320, description: 'Normalized (trimmed, NFKC, lower-cased) before use' });
-const Sent = Type.Object({ id: Type.String(), email: Type.String(), role: Role, expires_at: Type.String({ format: 'date-time' }) });
+const Sent = Type.Object({ id: Type.String(), email: Type.String(), role: RoleSchema, expires_at: Type.String({ format: 'date-time' }) });
 const Invitation = Type.Object({
   id: Type.String(),
   email: Type.String(),
-  role: Role,
+  role: RoleSchema,
   invited_by: Type.String(),
   created_at: Type.String({ format: 'date-time' }),
   expires_at: Type.String({ format: 'date-time' }),
   status: Type.Union([Type.Literal('pending'), Type.Literal('accepted'), Type.Literal('revoked'), Type.Literal('expired')]),
 });
-const Membership = Type.Object({ org: Type.Object({ id: Type.String(), name: Type.String() }), role: Role });
+const Membership = Type.Object({ org: Type.Object({ id: Type.String(), name: Type.String() }), role: RoleSchema });
 
 /** Invitations of API.md: admins send, list and revoke them; the invitee accepts with the mailed token. */
 export async function invitationRoutes(fastify: FastifyInstance, deps: InvitationRouteDependencies): Promise<void> {
@@ -51,11 +44,11 @@ export async function invitationRoutes(fastify: FastifyInstance, deps: Invitatio
         security,
         summary: 'Invite someone by email (admins; only owners invite owners); the link is valid for 7 days',
         params: OrgParams,
-        body: Type.Object({ email: InviteEmail, role: Role }, { additionalProperties: false }),
+        body: Type.Object({ email: InviteEmail, role: RoleSchema }, { additionalProperties: false }),
         response: { 201: Sent, ...errorResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request, reply) => reply.status(201).send(await invitations.invite(authorize(request, 'members:invite'), request.body, metaOf(request))),
+    async (request, reply) => reply.status(201).send(await invitations.invite(authorize(request, 'members:invite'), request.body, requestMeta(request))),
   );
 
   app.get(
@@ -80,7 +73,7 @@ export async function invitationRoutes(fastify: FastifyInstance, deps: Invitatio
       schema: { tags, security, summary: 'Revoke a pending invitation; its link stops working at once', params: InvitationParams, response: { 204: Type.Null(), ...errorResponses(401, 403, 404, 409) } },
     },
     async (request, reply) => {
-      await invitations.revoke(authorize(request, 'members:invite'), request.params.id, metaOf(request));
+      await invitations.revoke(authorize(request, 'members:invite'), request.params.id, requestMeta(request));
       return reply.status(204).send(null);
     },
   );
@@ -97,6 +90,6 @@ export async function invitationRoutes(fastify: FastifyInstance, deps: Invitatio
         response: { 200: Membership, ...errorResponses(400, 401, 403, 409) },
       },
     },
-    async (request) => invitations.accept(principalOf(request), request.body.token, metaOf(request)),
+    async (request) => invitations.accept(principalOf(request), request.body.token, requestMeta(request)),
   );
 }

@@ -13,10 +13,10 @@ import * as repo from './invitations.repository.js';
 import type { InvitationRow } from './invitations.repository.js';
 import type { OrgContext } from './org-context.js';
 import { findMembership, findTenant, insertMembership, lockTenant } from './orgs.repository.js';
-import type { ActionMeta } from './orgs.service.js';
 import { roleAllows } from './permissions.js';
 import type { Role } from './permissions.js';
 import { tenancyErrors } from './tenancy.errors.js';
+import type { RequestMeta } from '../platform/http/index.js';
 
 export type InvitationStatus = 'pending' | 'accepted' | 'revoked' | 'expired';
 
@@ -77,7 +77,7 @@ function parseToken(token: string): { tenantId: string } | null {
 export function createInvitations(deps: InvitationDependencies) {
   const { db, clock } = deps;
 
-  function audit(trx: TenantTransaction, tenantId: string, actorId: string, action: SecurityAction, meta: ActionMeta, metadata: Record<string, unknown>) {
+  function audit(trx: TenantTransaction, tenantId: string, actorId: string, action: SecurityAction, meta: RequestMeta, metadata: Record<string, unknown>) {
     return recordAuditEvent(trx, { realm: 'user', tenantId, principalId: actorId, action, ip: meta.ip, userAgent: meta.userAgent, metadata, at: clock.now() });
   }
 
@@ -93,7 +93,7 @@ export function createInvitations(deps: InvitationDependencies) {
 
   return {
     /** Admins invite `admin` or `member`; only owners invite `owner`. The link goes out only if the invitation commits. */
-    async invite(context: OrgContext, input: { email: string; role: Role }, meta: ActionMeta): Promise<Omit<InvitationView, 'invited_by' | 'created_at' | 'status'>> {
+    async invite(context: OrgContext, input: { email: string; role: Role }, meta: RequestMeta): Promise<Omit<InvitationView, 'invited_by' | 'created_at' | 'status'>> {
       const email = normalizeEmail(input.email);
       if (!email) throw httpErrors.invalid_request('Enter a valid email address');
       if (input.role === 'owner' && !roleAllows(context.role, context.plan, 'owners:manage')) throw tenancyErrors.forbidden('Only owners may invite owners');
@@ -137,7 +137,7 @@ export function createInvitations(deps: InvitationDependencies) {
     },
 
     /** Revokes a pending invitation; revoking twice is harmless. Revoking an owner invitation takes an owner. */
-    async revoke(context: OrgContext, invitationId: string, meta: ActionMeta): Promise<void> {
+    async revoke(context: OrgContext, invitationId: string, meta: RequestMeta): Promise<void> {
       await withTenant(db, context.tenantId, async (trx) => {
         const invitation = await repo.lockInvitationById(trx, context.tenantId, invitationId);
         if (!invitation) throw tenancyErrors.not_found('No such invitation');
@@ -154,7 +154,7 @@ export function createInvitations(deps: InvitationDependencies) {
      * use it: a signed-in account whose verified email is the invited one. A caller with another
      * address learns nothing about the org.
      */
-    async accept(principal: Principal, token: string, meta: ActionMeta): Promise<{ org: { id: string; name: string }; role: Role }> {
+    async accept(principal: Principal, token: string, meta: RequestMeta): Promise<{ org: { id: string; name: string }; role: Role }> {
       const parsed = parseToken(token);
       if (!parsed) throw tenancyErrors.invalid_token();
       const { tenantId } = parsed;

@@ -2,9 +2,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { principalOf } from '../identity/index.js';
-import { errorResponses } from '../platform/http/index.js';
+import { errorResponses, requestMeta } from '../platform/http/index.js';
 import { authorize } from './org-context.js';
-import type { ActionMeta, Orgs } from './orgs.service.js';
+import type { Orgs } from './orgs.service.js';
+import { OrgParams, RoleSchema } from './tenancy.schemas.js';
 
 export interface OrgRouteDependencies {
   orgs: Orgs;
@@ -14,15 +15,8 @@ export interface OrgRouteDependencies {
   requireUserOrKey: (request: FastifyRequest) => Promise<void>;
 }
 
-function metaOf(request: FastifyRequest): ActionMeta {
-  const userAgent = request.headers['user-agent'];
-  return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent : null };
-}
-
-const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);
 const MfaPolicy = Type.Union([Type.Literal('none'), Type.Literal('owners'), Type.Literal('admins'), Type.Literal('all')]);
 const OrgName = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
-const OrgParams = Type.Object({ org: Type.String({ maxLength: 64 }) });
 const MemberParams = Type.Object({ org: Type.String({ maxLength: 64 }), user_id: Type.String({ format: 'uuid' }) });
 
 const Org = Type.Object({
@@ -49,7 +43,7 @@ const Member = Type.Object({
   user_id: Type.String(),
   email: Type.String(),
   name: Type.Union([Type.String(), Type.Null()]),
-  role: Role,
+  role: RoleSchema,
   mfa_enabled: Type.Boolean(),
 });
 
@@ -73,7 +67,7 @@ export async function orgRoutes(fastify: FastifyInstance, deps: OrgRouteDependen
         response: { 201: Type.Object({ id: Type.String(), name: Type.String() }), ...errorResponses(400, 401) },
       },
     },
-    async (request, reply) => reply.status(201).send(await orgs.create(principalOf(request), request.body.name.trim(), metaOf(request))),
+    async (request, reply) => reply.status(201).send(await orgs.create(principalOf(request), request.body.name.trim(), requestMeta(request))),
   );
 
   app.get(
@@ -90,7 +84,7 @@ export async function orgRoutes(fastify: FastifyInstance, deps: OrgRouteDependen
     },
     async (request) => {
       const context = authorize(request, 'settings:update');
-      return orgs.updateSettings(context, { ...request.body, ...(request.body.name ? { name: request.body.name.trim() } : {}) }, metaOf(request));
+      return orgs.updateSettings(context, { ...request.body, ...(request.body.name ? { name: request.body.name.trim() } : {}) }, requestMeta(request));
     },
   );
 
@@ -112,11 +106,11 @@ export async function orgRoutes(fastify: FastifyInstance, deps: OrgRouteDependen
         security,
         summary: "Change a member's role; takes effect on their next request",
         params: MemberParams,
-        body: Type.Object({ role: Role }, { additionalProperties: false }),
-        response: { 200: Type.Object({ user_id: Type.String(), role: Role }), ...errorResponses(400, 401, 403, 404, 409) },
+        body: Type.Object({ role: RoleSchema }, { additionalProperties: false }),
+        response: { 200: Type.Object({ user_id: Type.String(), role: RoleSchema }), ...errorResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => orgs.changeRole(authorize(request, 'members:update'), request.params.user_id, request.body.role, metaOf(request)),
+    async (request) => orgs.changeRole(authorize(request, 'members:update'), request.params.user_id, request.body.role, requestMeta(request)),
   );
 
   app.delete(
@@ -126,7 +120,7 @@ export async function orgRoutes(fastify: FastifyInstance, deps: OrgRouteDependen
       schema: { tags, security, summary: 'Remove a member, or leave (your own id)', params: MemberParams, response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404, 409) } },
     },
     async (request, reply) => {
-      await orgs.removeMember(authorize(request, 'org:read'), request.params.user_id, metaOf(request));
+      await orgs.removeMember(authorize(request, 'org:read'), request.params.user_id, requestMeta(request));
       return reply.status(204).send(null);
     },
   );

@@ -12,12 +12,8 @@ import type { OrgSettings, TenantRow } from './orgs.repository.js';
 import { rank, roleAllows } from './permissions.js';
 import type { Role } from './permissions.js';
 import { tenancyErrors } from './tenancy.errors.js';
+import type { RequestMeta } from '../platform/http/index.js';
 
-/** Who did it and from where, recorded with every org action. */
-export interface ActionMeta {
-  ip: string;
-  userAgent: string | null;
-}
 
 export interface OrgView {
   id: string;
@@ -49,7 +45,7 @@ const SETTING_KEYS = ['name', 'mfa_required_for', 'invite_only', 'retention_days
 export function createOrgs(deps: { db: Kysely<DB>; clock: Clock }) {
   const { db, clock } = deps;
 
-  function audit(trx: TenantTransaction, context: { tenantId: string; actorId: string }, action: SecurityAction, meta: ActionMeta, metadata: Record<string, unknown>) {
+  function audit(trx: TenantTransaction, context: { tenantId: string; actorId: string }, action: SecurityAction, meta: RequestMeta, metadata: Record<string, unknown>) {
     return recordAuditEvent(trx, {
       realm: 'user',
       tenantId: context.tenantId,
@@ -76,7 +72,7 @@ export function createOrgs(deps: { db: Kysely<DB>; clock: Clock }) {
   }
 
   return {
-    async create(principal: Principal, name: string, meta: ActionMeta): Promise<{ id: string; name: string }> {
+    async create(principal: Principal, name: string, meta: RequestMeta): Promise<{ id: string; name: string }> {
       const tenantId = randomUUID();
       await withTenant(db, tenantId, async (trx) => {
         await repo.insertTenant(trx, tenantId, name);
@@ -88,7 +84,7 @@ export function createOrgs(deps: { db: Kysely<DB>; clock: Clock }) {
 
     view: (context: OrgContext): OrgView => viewOf(context.org),
 
-    async updateSettings(context: OrgContext, changes: OrgSettings, meta: ActionMeta): Promise<OrgView> {
+    async updateSettings(context: OrgContext, changes: OrgSettings, meta: RequestMeta): Promise<OrgView> {
       return withTenant(db, context.tenantId, async (trx) => {
         const before = await repo.lockTenant(trx, context.tenantId);
         if (!before) throw tenancyErrors.not_found();
@@ -124,7 +120,7 @@ export function createOrgs(deps: { db: Kysely<DB>; clock: Clock }) {
      * Changes a member's role. Only owners grant or take away `owner`; admins manage the roles
      * below; the last owner cannot be demoted. Takes effect on the member's next request.
      */
-    async changeRole(context: OrgContext, userId: string, role: Role, meta: ActionMeta): Promise<{ user_id: string; role: Role }> {
+    async changeRole(context: OrgContext, userId: string, role: Role, meta: RequestMeta): Promise<{ user_id: string; role: Role }> {
       return withTenant(db, context.tenantId, async (trx) => {
         const target = await targetOf(trx, context.tenantId, userId);
         if (target.role === role) return { user_id: userId, role };
@@ -142,7 +138,7 @@ export function createOrgs(deps: { db: Kysely<DB>; clock: Clock }) {
     },
 
     /** Removes a member, or lets a member leave. Nobody removes someone above them; the last owner stays. */
-    async removeMember(context: OrgContext, userId: string, meta: ActionMeta): Promise<void> {
+    async removeMember(context: OrgContext, userId: string, meta: RequestMeta): Promise<void> {
       await withTenant(db, context.tenantId, async (trx) => {
         const target = await targetOf(trx, context.tenantId, userId);
         const leaving = userId === context.actor.id;

@@ -6,3 +6,5 @@ export { registerSecurityHeaders, CONTENT_SECURITY_POLICY } from './security-hea
 export { registerOpenApi } from './openapi.js';
 export { validatorCompiler } from './validation.js';
 export { healthRoutes } from './health.routes.js';
+export { requestMeta } from './request-meta.js';
+export type { RequestMeta } from './request-meta.js';
