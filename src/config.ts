@@ -72,6 +72,8 @@ export interface Config {
   securityTxt: SecurityTxtConfig;
   jobs: { pollIntervalMs: number; concurrency: number; leaseSeconds: number };
   identity: IdentityConfig;
+  /** RAMPART_PLANS as given: the tenancy module validates it against its permissions at start. */
+  plansJson: string | null;
 }
 
 /** Thrown when configuration is invalid; the message names the variable and what to do. */
@@ -135,6 +137,7 @@ export function loadConfig(env: Source = process.env): Config {
       concurrency: read.integer('RAMPART_JOBS_CONCURRENCY', 4, 1, 64),
       leaseSeconds: read.integer('RAMPART_JOBS_LEASE_SECONDS', 300, 5, 86_400),
     },
+    plansJson: read.optionalString('RAMPART_PLANS'),
     identity: {
       signup: read.oneOf('RAMPART_SIGNUP', ['open', 'invite_only'] as const, 'open'),
       oidcProviders: readOidcProviders(read, envName),

@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ConfigError } from '../config.js';
 import { deriveKey } from '../crypto/root-key.js';
 import type { Principal } from '../identity/index.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db/index.js';
+import type { RequestMeta } from '../platform/http/index.js';
 import type { Mailer } from '../platform/mail/index.js';
 import { apiKeyRoutes } from './api-keys.routes.js';
 import { createApiKeys } from './api-keys.service.js';
@@ -11,18 +13,20 @@ import { createInvitations } from './invitations.service.js';
 import { createOrgResolver, createUserOrKeyResolver } from './org-context.js';
 import { orgRoutes } from './orgs.routes.js';
 import { createOrgs } from './orgs.service.js';
-import type { RequestMeta } from '../platform/http/index.js';
+import { parsePlanPolicies } from './permissions.js';
+import type { Plan, PlanPolicy } from './permissions.js';
 
 export { authorize } from './org-context.js';
 export type { OrgContext } from './org-context.js';
 export type { Permission, Role } from './permissions.js';
 
 /** Builds the tenancy module: organizations, roles and members. */
-export function createTenancy(deps: { database: Database; clock: Clock; mailer: Mailer; publicUrl: string; rootKey: Buffer }) {
+export function createTenancy(deps: { database: Database; clock: Clock; mailer: Mailer; publicUrl: string; rootKey: Buffer; plansJson: string | null }) {
   const db = deps.database.db;
+  const plans = readPlans(deps.plansJson);
   const orgs = createOrgs({ db, clock: deps.clock });
   const invitations = createInvitations({ db, clock: deps.clock, mailer: deps.mailer, publicUrl: deps.publicUrl, tokenHashKey: deriveKey(deps.rootKey, 'invitation-tokens') });
-  const resolveOrg = createOrgResolver(db);
+  const resolveOrg = createOrgResolver(db, plans);
   return {
     /** The orgs a user belongs to, with their role (for /v1/me). */
     orgsOf: (userId: string) => orgs.orgsOf(userId),
@@ -37,10 +41,19 @@ export function createTenancy(deps: { database: Database; clock: Clock; mailer: 
     ): Promise<void> {
       app.decorateRequest('org', null);
       const apiKeys = createApiKeys({ db, clock: deps.clock, pepper: deriveKey(deps.rootKey, 'api-key-pepper'), stepUp });
-      const requireUserOrKey = createUserOrKeyResolver({ requireUser, resolveOrg, apiKeys, rateLimiter: app.rateLimiter });
+      const requireUserOrKey = createUserOrKeyResolver({ requireUser, resolveOrg, apiKeys, rateLimiter: app.rateLimiter, plans });
       await app.register(orgRoutes, { orgs, requireUser, resolveOrg, requireUserOrKey });
       await app.register(apiKeyRoutes, { apiKeys, requireUser, resolveOrg });
       await app.register(invitationRoutes, { invitations, requireUser, resolveOrg });
     },
   };
+}
+
+/** Plan policies from RAMPART_PLANS; a mistake there stops the start like any configuration error. */
+function readPlans(json: string | null): Record<Plan, PlanPolicy> {
+  try {
+    return parsePlanPolicies(json);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
 }

@@ -8,8 +8,8 @@ import type { TenantRow } from './orgs.repository.js';
 import type { RateLimiter } from '../platform/http/index.js';
 import { API_KEY_PREFIX } from './api-key-format.js';
 import type { ApiKeys } from './api-keys.service.js';
-import { mfaRequiredFor, roleAllows, scopesAllow } from './permissions.js';
-import type { Permission, Plan, Role, Scope } from './permissions.js';
+import { effectiveMfaPolicy, mfaRequiredFor, roleAllows, scopesAllow } from './permissions.js';
+import type { Permission, Plan, PlanPolicy, Role, Scope } from './permissions.js';
 import { tenancyErrors } from './tenancy.errors.js';
 
 /** Who acts: a signed-in member, or an org API key with its scopes. */
@@ -23,7 +23,8 @@ export interface OrgContext {
    * the weakest role so that any role check a service adds fails closed for it.
    */
   role: Role;
-  plan: Plan;
+  /** The org's plan, as configured: what it switches off and its MFA minimum. */
+  plan: PlanPolicy;
   org: TenantRow;
   actor: OrgActor;
 }
@@ -39,9 +40,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /**
  * preHandler for `/v1/orgs/:org/...` (after authentication): the caller must be a member, checked
  * on every request, so a removal or demotion takes effect on the very next one. Anyone else gets
- * 404, which does not reveal that the org exists. Then the org's MFA policy applies.
+ * 404, which does not reveal that the org exists. Then the org's MFA policy applies (the stricter
+ * of the org's own setting and its plan's minimum).
  */
-export function createOrgResolver(db: Kysely<DB>) {
+export function createOrgResolver(db: Kysely<DB>, plans: Readonly<Record<Plan, PlanPolicy>>) {
   return async function resolveOrg(request: FastifyRequest): Promise<void> {
     const principal = principalOf(request);
     const tenantId = (request.params as { org?: string }).org ?? '';
@@ -52,10 +54,11 @@ export function createOrgResolver(db: Kysely<DB>) {
     }));
     if (!found.org || !found.membership) throw tenancyErrors.not_found();
     const { org, membership } = found;
-    if (mfaRequiredFor(org.mfa_required_for, membership.role) && !(await hasConfirmedMfa(db, principal.id))) {
+    const plan = plans[org.plan];
+    if (mfaRequiredFor(effectiveMfaPolicy(org.mfa_required_for, plan), membership.role) && !(await hasConfirmedMfa(db, principal.id))) {
       throw tenancyErrors.mfa_required();
     }
-    request.org = { tenantId, role: membership.role, plan: org.plan, org, actor: { type: 'user', id: principal.id } };
+    request.org = { tenantId, role: membership.role, plan, org, actor: { type: 'user', id: principal.id } };
   };
 }
 
@@ -69,7 +72,13 @@ const KEY_BEARER = `Bearer ${API_KEY_PREFIX}`;
  * draws from its own per-key rate limit; any other bearer goes through the user path unchanged.
  * Routes that manage the org keep `[requireUser, resolveOrg]`, so a key never reaches them.
  */
-export function createUserOrKeyResolver(deps: { requireUser: PreHandler; resolveOrg: PreHandler; apiKeys: ApiKeys; rateLimiter: RateLimiter }): PreHandler {
+export function createUserOrKeyResolver(deps: {
+  requireUser: PreHandler;
+  resolveOrg: PreHandler;
+  apiKeys: ApiKeys;
+  rateLimiter: RateLimiter;
+  plans: Readonly<Record<Plan, PlanPolicy>>;
+}): PreHandler {
   return async function requireUserOrKey(request: FastifyRequest): Promise<void> {
     const authorization = request.headers.authorization ?? '';
     if (!authorization.startsWith(KEY_BEARER)) {
@@ -81,7 +90,7 @@ export function createUserOrKeyResolver(deps: { requireUser: PreHandler; resolve
     const key = await deps.apiKeys.authenticate(tenantId, authorization.slice('Bearer '.length));
     // After verification, so nobody can drain a key's allowance by sending its id with a bad secret.
     await deps.rateLimiter.consume('account', `api_key:${key.keyId}`);
-    request.org = { tenantId, role: 'member', plan: key.org.plan, org: key.org, actor: { type: 'api_key', id: key.keyId, scopes: key.scopes } };
+    request.org = { tenantId, role: 'member', plan: deps.plans[key.org.plan], org: key.org, actor: { type: 'api_key', id: key.keyId, scopes: key.scopes } };
   };
 }
 

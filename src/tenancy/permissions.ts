@@ -55,16 +55,71 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> =
 export const PLANS = ['free', 'growth', 'enterprise'] as const;
 export type Plan = (typeof PLANS)[number];
 
-/** Permissions a plan switches off, whatever the role. */
-export const PLAN_EXCLUSIONS: Readonly<Record<Plan, ReadonlySet<Permission>>> = {
-  free: new Set<Permission>(['org:export']),
-  growth: new Set<Permission>(),
-  enterprise: new Set<Permission>(),
+export type MfaPolicy = 'none' | 'owners' | 'admins' | 'all';
+const MFA_POLICIES: readonly MfaPolicy[] = ['none', 'owners', 'admins', 'all'];
+
+/**
+ * What a plan means for an org on it: permissions it switches off whatever the role (feature
+ * gating), and the weakest MFA policy its orgs may have.
+ */
+export interface PlanPolicy {
+  name: Plan;
+  disabled: ReadonlySet<Permission>;
+  minimumMfa: MfaPolicy;
+}
+
+/** The defaults; RAMPART_PLANS overrides them per plan (see parsePlanPolicies). */
+export const DEFAULT_PLAN_POLICIES: Readonly<Record<Plan, PlanPolicy>> = {
+  free: { name: 'free', disabled: new Set<Permission>(['org:export']), minimumMfa: 'none' },
+  growth: { name: 'growth', disabled: new Set<Permission>(), minimumMfa: 'owners' },
+  enterprise: { name: 'enterprise', disabled: new Set<Permission>(), minimumMfa: 'owners' },
 };
 
+const ALL_PERMISSIONS = new Set<string>(Object.values(ROLE_PERMISSIONS).flatMap((set) => [...set]));
+
+/**
+ * Reads RAMPART_PLANS: `{"<plan>": {"disabled": ["<permission>", ...], "mfa_required_for": "<policy>"}}`;
+ * a plan or field left out keeps its default. Throws a message naming what is wrong.
+ */
+export function parsePlanPolicies(json: string | null): Record<Plan, PlanPolicy> {
+  const policies: Record<Plan, PlanPolicy> = { ...DEFAULT_PLAN_POLICIES };
+  if (json === null) return policies;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new Error('RAMPART_PLANS must be a JSON object of plan names to {disabled, mfa_required_for}');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('RAMPART_PLANS must be a JSON object');
+  for (const [name, value] of Object.entries(parsed)) {
+    if (!(PLANS as readonly string[]).includes(name)) throw new Error(`RAMPART_PLANS: unknown plan "${name}" (plans: ${PLANS.join(', ')})`);
+    const { disabled, mfa_required_for: mfa } = (value ?? {}) as { disabled?: unknown; mfa_required_for?: unknown };
+    const plan = name as Plan;
+    if (disabled !== undefined) {
+      if (!Array.isArray(disabled) || disabled.some((item) => typeof item !== 'string' || !ALL_PERMISSIONS.has(item))) {
+        throw new Error(`RAMPART_PLANS.${plan}.disabled must list permissions from: ${[...ALL_PERMISSIONS].join(', ')}`);
+      }
+    }
+    if (mfa !== undefined && !(MFA_POLICIES as readonly unknown[]).includes(mfa)) {
+      throw new Error(`RAMPART_PLANS.${plan}.mfa_required_for must be one of ${MFA_POLICIES.join(', ')}`);
+    }
+    policies[plan] = {
+      name: plan,
+      disabled: disabled === undefined ? policies[plan].disabled : new Set(disabled as Permission[]),
+      minimumMfa: (mfa as MfaPolicy | undefined) ?? policies[plan].minimumMfa,
+    };
+  }
+  return policies;
+}
+
+/** The stricter of an org's own MFA policy and its plan's minimum. */
+export function effectiveMfaPolicy(orgPolicy: MfaPolicy, plan: PlanPolicy): MfaPolicy {
+  return MFA_POLICIES[Math.max(MFA_POLICIES.indexOf(orgPolicy), MFA_POLICIES.indexOf(plan.minimumMfa))]!;
+}
+
 /** Whether `role` on `plan` holds `permission`. */
-export function roleAllows(role: Role, plan: Plan, permission: Permission): boolean {
-  return ROLE_PERMISSIONS[role].has(permission) && !PLAN_EXCLUSIONS[plan].has(permission);
+export function roleAllows(role: Role, plan: PlanPolicy, permission: Permission): boolean {
+  return ROLE_PERMISSIONS[role].has(permission) && !plan.disabled.has(permission);
 }
 
 /** What an org API key may be granted (API.md's list); nothing else is ever a scope. */
@@ -88,12 +143,12 @@ export const SCOPE_PERMISSIONS: Readonly<Record<Scope, readonly Permission[]>> =
 };
 
 /** Whether a key holding `scopes`, in an org on `plan`, may use `permission`; the plan binds keys too. */
-export function scopesAllow(scopes: readonly Scope[], plan: Plan, permission: Permission): boolean {
-  return scopes.some((scope) => SCOPE_PERMISSIONS[scope].includes(permission)) && !PLAN_EXCLUSIONS[plan].has(permission);
+export function scopesAllow(scopes: readonly Scope[], plan: PlanPolicy, permission: Permission): boolean {
+  return scopes.some((scope) => SCOPE_PERMISSIONS[scope].includes(permission)) && !plan.disabled.has(permission);
 }
 
 /** Whether `role` may put `scope` on a key: only if the role itself holds everything the scope grants. */
-export function roleMayGrant(role: Role, plan: Plan, scope: Scope): boolean {
+export function roleMayGrant(role: Role, plan: PlanPolicy, scope: Scope): boolean {
   return SCOPE_PERMISSIONS[scope].every((permission) => roleAllows(role, plan, permission));
 }
 
@@ -101,8 +156,6 @@ export function roleMayGrant(role: Role, plan: Plan, scope: Scope): boolean {
 export function rank(role: Role): number {
   return ROLES.length - ROLES.indexOf(role);
 }
-
-export type MfaPolicy = 'none' | 'owners' | 'admins' | 'all';
 
 /** Whether an org's MFA policy covers a member of `role`. */
 export function mfaRequiredFor(policy: MfaPolicy, role: Role): boolean {

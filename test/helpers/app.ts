@@ -43,7 +43,11 @@ export async function createTestApp(env: Record<string, string> = {}, options: {
     },
   });
   const logger = createLogger(config.logLevel, sink);
-  const app = await buildApp({ config, database: db.database, rootKey: Buffer.from(TEST_ROOT_KEY, 'base64'), logger, ...(options.clock ? { clock: options.clock } : {}) });
+  const app = await buildApp({ config, database: db.database, rootKey: Buffer.from(TEST_ROOT_KEY, 'base64'), logger, ...(options.clock ? { clock: options.clock } : {}) }).catch(async (error: unknown) => {
+    // A configuration the test expects to be refused must not leave its database behind.
+    if (!options.db) await db.drop();
+    throw error;
+  });
   options.extend?.(app);
   await app.ready();
   return {
