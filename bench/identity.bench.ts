@@ -4,11 +4,11 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type autocannon from 'autocannon';
-import pg from 'pg';
 import { envNumber } from './lib/benchmark.js';
 import type { Benchmark } from './lib/benchmark.js';
 import { startChildServer } from './lib/child-server.js';
 import type { ChildServer, EventLoopDelay } from './lib/child-server.js';
+import { prepareDatabase } from './lib/database.js';
 import { format, printTable } from './lib/format.js';
 import { combineSamples, latencyPercentiles, runLoad } from './lib/load.js';
 import type { LoadSample } from './lib/load.js';
@@ -397,7 +397,7 @@ async function seedAccounts(baseUrl: string, emails: string[]): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The argon2 side and the database
+// The argon2 side
 
 interface Argon2Side {
   params: Extract<FromArgon2, { type: 'ready' }>['params'];
@@ -440,39 +440,6 @@ function stopProcess(child: ChildProcess): Promise<void> {
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
   });
-}
-
-interface BenchDatabase {
-  label: string;
-  env: NodeJS.ProcessEnv;
-  drop(): Promise<void>;
-}
-
-/** In-memory PGlite by default; with DATABASE_URL, a fresh PostgreSQL database, dropped at the end. */
-async function prepareDatabase(): Promise<BenchDatabase> {
-  const base = process.env.DATABASE_URL;
-  if (!base) return { label: 'PGlite in memory (embedded, one connection; DATABASE_URL not set)', env: {}, drop: async () => undefined };
-  const name = `rampart_bench_${randomBytes(6).toString('hex')}`;
-  await adminQuery(base, `create database ${name}`);
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  // Never the password: host, port and the database's name are what identify the run.
-  const where = `${url.hostname || 'local socket'}${url.port ? `:${url.port}` : ''}/${name}`;
-  return {
-    label: `PostgreSQL ${where} (fresh, migrated by the server, dropped after the run; pool of 10 connections)`,
-    env: { BENCH_DATABASE_URL: url.toString() },
-    drop: () => adminQuery(base, `drop database if exists ${name} with (force)`),
-  };
-}
-
-async function adminQuery(url: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
 }
 
 export default {
