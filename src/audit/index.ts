@@ -56,7 +56,8 @@ export async function recordAuditEvent(executor: Kysely<DB> | Transaction<DB>, e
       principal_id: event.principalId,
       action: event.action,
       ip: event.ip,
-      user_agent: event.userAgent,
+      // Bounded like a session's: a header is the client's to make as long as it likes.
+      user_agent: event.userAgent?.slice(0, 512) ?? null,
       // Until the audit issue adds per-tenant chains, the org rides in the metadata.
       metadata: JSON.stringify(event.tenantId ? { ...event.metadata, tenant_id: event.tenantId } : (event.metadata ?? {})),
       at: event.at,

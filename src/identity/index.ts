@@ -6,6 +6,7 @@ import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db/index.js';
 import type { RateLimiter } from '../platform/http/index.js';
 import type { JobQueue } from '../platform/jobs/index.js';
+import type { Logger } from '../platform/log/logger.js';
 import type { Mailer } from '../platform/mail/index.js';
 import { createAccessTokens, SIGNING_KEY_REFRESH_MS } from './access-tokens.js';
 import { createAccount } from './account.service.js';
@@ -46,11 +47,15 @@ export interface IdentityDependencies {
   mailer: Mailer;
   rateLimiter: RateLimiter;
   rootKey: Buffer;
+  logger: Logger;
   /** Answers invite-only sign-up; given by the composition root because identity does not depend on tenancy. */
   isInvited: InvitationCheck;
   /** The orgs a user belongs to, for /v1/me; also given by the composition root. */
   orgsOf: OrgsOfUser;
 }
+
+/** Daily: deletes sessions and one-time tokens that ended more than 30 days ago. */
+const PURGE_ENDED_SESSIONS_JOB = 'identity.purge_ended_sessions';
 
 /** Builds the identity module: accounts, sessions, MFA, tokens, and the preHandlers other modules use. */
 export async function createIdentity(deps: IdentityDependencies) {
@@ -97,6 +102,10 @@ export async function createIdentity(deps: IdentityDependencies) {
     orgsOf: deps.orgsOf,
     deletionGraceDays: config.identity.accountDeletionGraceDays,
   });
+  deps.jobs.register(PURGE_ENDED_SESSIONS_JOB, async () => {
+    const purged = await sessions.purgeEnded();
+    deps.logger.info({ purged }, 'ended sessions and expired tokens purged');
+  });
   const authenticator = createAuthenticator({ accessTokens, sessions, rateLimiter: deps.rateLimiter });
   const requireUser = authenticator('user');
   const requirePlatform = authenticator('platform');
@@ -113,6 +122,9 @@ export async function createIdentity(deps: IdentityDependencies) {
       app.decorateRequest('principal', null);
       let refresh: NodeJS.Timeout | undefined;
       app.addHook('onReady', async () => {
+        await deps.jobs
+          .schedule(PURGE_ENDED_SESSIONS_JOB, '17 3 * * *', PURGE_ENDED_SESSIONS_JOB)
+          .catch((error: unknown) => app.log.warn({ err: error }, 'session clean-up not scheduled yet'));
         // A database that is down at start must not stop the app from starting (readiness says 503).
         await accessTokens.loadKeys().catch((error: unknown) => app.log.warn({ err: error }, 'signing key not loaded yet'));
         refresh = setInterval(() => {

@@ -85,7 +85,8 @@ export async function findSessionState(db: Kysely<DB>, sessionId: string) {
     .executeTakeFirst();
 }
 
-export async function listActiveSessions(db: Kysely<DB>, realm: Realm, principalId: string, now: Date) {
+/** Sessions that can still be refreshed: not revoked, not past their lifetime, not idle too long. */
+export async function listActiveSessions(db: Kysely<DB>, realm: Realm, principalId: string, now: Date, idleSince: Date) {
   return db
     .selectFrom('sessions')
     .select(['id', 'created_at', 'last_used_at', 'ip', 'user_agent'])
@@ -93,6 +94,21 @@ export async function listActiveSessions(db: Kysely<DB>, realm: Realm, principal
     .where('principal_id', '=', principalId)
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', now)
+    .where('last_used_at', '>', idleSince)
     .orderBy('last_used_at', 'desc')
     .execute();
+}
+
+/**
+ * Deletes what can never be used again and is kept no longer than `before`: sessions ended (revoked,
+ * expired or idle) before it, with their refresh tokens, and one-time tokens expired before it.
+ * Returns the counts for the run's log line.
+ */
+export async function purgeEndedSessions(db: Kysely<DB>, before: Date, idleBefore: Date): Promise<{ sessions: number; tokens: number }> {
+  const sessions = await db
+    .deleteFrom('sessions')
+    .where((eb) => eb.or([eb('revoked_at', '<', before), eb('expires_at', '<', before), eb('last_used_at', '<', idleBefore)]))
+    .executeTakeFirst();
+  const tokens = await db.deleteFrom('one_time_tokens').where('expires_at', '<', before).executeTakeFirst();
+  return { sessions: Number(sessions.numDeletedRows), tokens: Number(tokens.numDeletedRows) };
 }

@@ -30,6 +30,7 @@ export interface SessionsDependencies {
 }
 
 const DAY_MS = 86_400_000;
+const PURGE_MARGIN_DAYS = 30;
 const MAX_USER_AGENT = 512;
 
 /**
@@ -122,7 +123,20 @@ export function createSessions(deps: SessionsDependencies) {
       return { session, principal };
     },
 
-    list: (realm: Realm, principalId: string) => repo.listActiveSessions(db, realm, principalId, clock.now()),
+    list: (realm: Realm, principalId: string) => {
+      const now = clock.now();
+      return repo.listActiveSessions(db, realm, principalId, now, new Date(now.getTime() - deps.idleDays * DAY_MS));
+    },
+
+    /**
+     * The daily clean-up: ended sessions (with their refresh tokens) and expired one-time tokens
+     * are deleted after a 30-day margin, kept that long so reuse of a spent token is still
+     * recognised for a while. Idempotent: a second run finds nothing.
+     */
+    async purgeEnded(): Promise<{ sessions: number; tokens: number }> {
+      const now = clock.now().getTime();
+      return repo.purgeEndedSessions(db, new Date(now - PURGE_MARGIN_DAYS * DAY_MS), new Date(now - (deps.idleDays + PURGE_MARGIN_DAYS) * DAY_MS));
+    },
 
     revoke: (executor: Kysely<DB>, filter: Parameters<typeof repo.revokeSessions>[1], reason: string) =>
       repo.revokeSessions(executor, filter, reason, clock.now()),
