@@ -39,7 +39,8 @@ alter table tenants force row level security;
 create policy tenants_isolation on tenants
   using (tenant_id = rampart_current_tenant())
   with check (tenant_id = rampart_current_tenant());
-grant select, update on tenants to rampart_app;
+-- Column grants: the plan is the vendor's to set, never something a tenant request can change.
+grant select, update (name) on tenants to rampart_app;
 
 -- Durable job queue. Claimed with FOR UPDATE SKIP LOCKED; a running job whose lease has passed
 -- is taken up again, so a crashed worker loses nothing.

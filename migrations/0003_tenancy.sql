@@ -11,7 +11,9 @@ alter table tenants
 
 -- Creating an org happens inside its own tenant scope (the new id is set before the insert), so the
 -- application role may insert, and the policy's WITH CHECK still binds the row to that tenant.
-grant insert, delete on tenants to rampart_app;
+-- Settings are updatable column by column; the plan is not among them.
+grant insert on tenants to rampart_app;
+grant update (mfa_required_for, invite_only, retention_days, erasure_grace_days, updated_at) on tenants to rampart_app;
 
 create table memberships (
   tenant_id uuid not null references tenants (tenant_id) on delete cascade,

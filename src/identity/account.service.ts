@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../audit/index.js';
 import type { SecurityAction } from '../audit/index.js';
@@ -93,6 +94,15 @@ export function createAccount(deps: AccountDependencies) {
       await trx.deleteFrom('totp_factors').where('realm', '=', 'user').where('principal_id', '=', userId).execute();
       await trx.deleteFrom('recovery_codes').where('realm', '=', 'user').where('principal_id', '=', userId).execute();
       await trx.deleteFrom('one_time_tokens').where('realm', '=', 'user').where('principal_id', '=', userId).execute();
+      // The person's own history goes; what they did in an org stays in that org's record,
+      // anonymised (the audit issue moves org events into per-tenant chains).
+      await trx
+        .updateTable('security_events')
+        .set({ principal_id: null, ip: null, user_agent: null })
+        .where('realm', '=', 'user')
+        .where('principal_id', '=', userId)
+        .where(sql<boolean>`metadata ? 'tenant_id'`)
+        .execute();
       await trx.deleteFrom('security_events').where('realm', '=', 'user').where('principal_id', '=', userId).execute();
       await trx.deleteFrom('users').where('id', '=', userId).execute();
     });

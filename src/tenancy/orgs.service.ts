@@ -9,7 +9,7 @@ import type { DB, TenantTransaction } from '../platform/db/index.js';
 import type { OrgContext } from './org-context.js';
 import * as repo from './orgs.repository.js';
 import type { OrgSettings, TenantRow } from './orgs.repository.js';
-import { rank, roleAllows } from './permissions.js';
+import { loosensMfa, rank, roleAllows } from './permissions.js';
 import type { Role } from './permissions.js';
 import { tenancyErrors } from './tenancy.errors.js';
 import type { RequestMeta } from '../platform/http/index.js';
@@ -89,6 +89,9 @@ export function createOrgs(deps: { db: Kysely<DB>; clock: Clock }) {
         const before = await repo.lockTenant(trx, context.tenantId);
         if (!before) throw tenancyErrors.not_found();
         const changed = SETTING_KEYS.filter((key) => changes[key] !== undefined && changes[key] !== before[key]);
+        // Admins may tighten the MFA policy but not loosen it: loosening could exempt themselves.
+        const loosening = changes.mfa_required_for !== undefined && loosensMfa(before.mfa_required_for, changes.mfa_required_for);
+        if (loosening && !roleAllows(context.role, context.plan, 'owners:manage')) throw tenancyErrors.forbidden('Only owners may loosen the MFA policy');
         if (changed.length > 0) {
           const diff = Object.fromEntries(changed.map((key) => [key, changes[key]]));
           await repo.updateTenant(trx, context.tenantId, diff, clock.now());

@@ -112,6 +112,11 @@ export function parsePlanPolicies(json: string | null): Record<Plan, PlanPolicy>
   return policies;
 }
 
+/** Whether moving an org from `current` to `next` covers fewer roles. */
+export function loosensMfa(current: MfaPolicy, next: MfaPolicy): boolean {
+  return MFA_POLICIES.indexOf(next) < MFA_POLICIES.indexOf(current);
+}
+
 /** The stricter of an org's own MFA policy and its plan's minimum. */
 export function effectiveMfaPolicy(orgPolicy: MfaPolicy, plan: PlanPolicy): MfaPolicy {
   return MFA_POLICIES[Math.max(MFA_POLICIES.indexOf(orgPolicy), MFA_POLICIES.indexOf(plan.minimumMfa))]!;

@@ -130,6 +130,26 @@ describe('organizations and roles', () => {
     expect((await call(member, 'POST', '/v1/me/mfa/totp')).statusCode).toBe(200);
   });
 
+  it('lets admins tighten the MFA policy but only owners loosen it', async () => {
+    const { id, owner, admin } = await org();
+    expect((await call(admin, 'PATCH', `/v1/orgs/${id}`, { mfa_required_for: 'owners' })).statusCode).toBe(200);
+    const loosen = await call(admin, 'PATCH', `/v1/orgs/${id}`, { mfa_required_for: 'none' });
+    expect(loosen.statusCode).toBe(403);
+    // The owner is now covered by the policy; with TOTP on, they may loosen it.
+    await t.db.database.db
+      .insertInto('totp_factors')
+      .values({ realm: 'user', principal_id: owner.id, secret_sealed: Buffer.alloc(1), confirmed_at: new Date() })
+      .execute();
+    expect((await call(owner, 'PATCH', `/v1/orgs/${id}`, { mfa_required_for: 'none' })).statusCode).toBe(200);
+  });
+
+  it('gives the application role no way to change an org’s plan', async () => {
+    const { id } = await org();
+    await expect(
+      withTenant(t.db.database.db, id, (trx) => trx.updateTable('tenants').set({ plan: 'enterprise' }).where('tenant_id', '=', id).execute()),
+    ).rejects.toThrow(/permission denied/);
+  });
+
   it('validates settings and records each change with before and after', async () => {
     const { id, owner } = await org();
     for (const body of [{ retention_days: 0 }, { erasure_grace_days: 91 }, { mfa_required_for: 'sometimes' }, { plan: 'enterprise' }, {}, { name: '   ' }]) {
