@@ -115,7 +115,7 @@ export async function buildApp({ config, database, rootKey, logger, clock = syst
   await app.register(jwksRoutes, { db: database.db, clock });
 
   const tenancy = createTenancy({ database, clock, mailer, publicUrl: config.publicUrl, rootKey, plansJson: config.plansJson });
-  const identity = await createIdentity({ config, database, clock, redis, jobs, mailer, rateLimiter, rootKey, logger: log, isInvited: tenancy.isInvited, orgsOf: tenancy.orgsOf });
+  const identity = await createIdentity({ config, database, clock, redis, jobs, mailer, rateLimiter, rootKey, logger: log, isInvited: tenancy.isInvited, orgsOf: tenancy.orgsOf, soleOwnerOrgs: tenancy.soleOwnerOrgs });
   await identity.register(app);
   await tenancy.register(app, identity.requireUser, identity.stepUp);
 

@@ -19,6 +19,9 @@ import type { RequestMeta, Sessions } from './sessions.service.js';
 /** Lists a user's orgs with their role; tenancy provides it (identity does not depend on tenancy). */
 export type OrgsOfUser = (userId: string) => Promise<Array<{ id: string; name: string; role: string }>>;
 
+/** Orgs the user alone owns; tenancy provides it. */
+export type SoleOwnerOrgs = (userId: string) => Promise<Array<{ id: string; name: string }>>;
+
 export interface AccountDependencies {
   db: Kysely<DB>;
   clock: Clock;
@@ -30,6 +33,7 @@ export interface AccountDependencies {
   tokens: OneTimeTokens;
   jobs: JobQueue;
   orgsOf: OrgsOfUser;
+  soleOwnerOrgs: SoleOwnerOrgs;
   deletionGraceDays: number;
 }
 
@@ -242,6 +246,10 @@ export function createAccount(deps: AccountDependencies) {
     /** Closes the account now (every session revoked, sign-in refused) and purges it after the grace period. */
     async deleteAccount(principal: Principal, password: string | undefined, meta: RequestMeta): Promise<{ purge_after: string }> {
       await stepUp(principal, password, meta);
+      const sole = await deps.soleOwnerOrgs(principal.id);
+      if (sole.length > 0) {
+        throw identityErrors.last_owner(`You are the only owner of ${sole.map((org) => org.name).join(', ')}; make someone else owner first`);
+      }
       const now = clock.now();
       const purgeAfter = new Date(now.getTime() + deps.deletionGraceDays * DAY_MS);
       await db.transaction().execute(async (trx) => {

@@ -16,4 +16,5 @@ export const identityErrors = defineErrors({
   mfa_not_enrolled: { status: 409, message: 'Two-factor authentication is not set up' },
   mfa_already_enabled: { status: 409, message: 'Two-factor authentication is already on; disable it first' },
   not_found: { status: 404, message: 'Not found' },
+  last_owner: { status: 409, message: 'You are the only owner of an organization; make someone else owner first' },
 });

@@ -10,7 +10,7 @@ import type { Logger } from '../platform/log/logger.js';
 import type { Mailer } from '../platform/mail/index.js';
 import { createAccessTokens, SIGNING_KEY_REFRESH_MS } from './access-tokens.js';
 import { createAccount } from './account.service.js';
-import type { OrgsOfUser } from './account.service.js';
+import type { OrgsOfUser, SoleOwnerOrgs } from './account.service.js';
 import { createAuth } from './auth.service.js';
 import type { InvitationCheck } from './auth.service.js';
 import { createAuthenticator } from './authenticate.js';
@@ -52,6 +52,7 @@ export interface IdentityDependencies {
   isInvited: InvitationCheck;
   /** The orgs a user belongs to, for /v1/me; also given by the composition root. */
   orgsOf: OrgsOfUser;
+  soleOwnerOrgs: SoleOwnerOrgs;
 }
 
 /** Daily: deletes sessions and one-time tokens that ended more than 30 days ago. */
@@ -100,6 +101,7 @@ export async function createIdentity(deps: IdentityDependencies) {
     tokens,
     jobs: deps.jobs,
     orgsOf: deps.orgsOf,
+    soleOwnerOrgs: deps.soleOwnerOrgs,
     deletionGraceDays: config.identity.accountDeletionGraceDays,
   });
   deps.jobs.register(PURGE_ENDED_SESSIONS_JOB, async () => {

@@ -10,10 +10,10 @@ import { generateApiKey, parseApiKey } from './api-key-format.js';
 import * as repo from './api-keys.repository.js';
 import type { ApiKeyRow } from './api-keys.repository.js';
 import type { OrgContext } from './org-context.js';
-import { findTenant } from './orgs.repository.js';
+import { findMembership, findTenant } from './orgs.repository.js';
 import type { TenantRow } from './orgs.repository.js';
 import { roleMayGrant, SCOPES } from './permissions.js';
-import type { Scope } from './permissions.js';
+import type { Plan, PlanPolicy, Scope } from './permissions.js';
 import { tenancyErrors } from './tenancy.errors.js';
 import type { RequestMeta } from '../platform/http/index.js';
 
@@ -27,6 +27,7 @@ export interface ApiKeyDependencies {
    * need the person (the password, or a sign-in within 10 minutes); throws `step_up_required`.
    */
   stepUp: (principal: Principal, password: string | undefined, meta: RequestMeta) => Promise<void>;
+  plans: Readonly<Record<Plan, PlanPolicy>>;
 }
 
 export interface ApiKeyView {
@@ -170,10 +171,17 @@ export function createApiKeys(deps: ApiKeyDependencies) {
         if (!valid || row.revoked_at || (row.expires_at && row.expires_at <= now)) throw tenancyErrors.unauthenticated();
         const org = await findTenant(trx, tenantId);
         if (!org) throw tenancyErrors.not_found();
+        // A key acts with its creator's authority: once they leave the org or lose a right the key
+        // carries, it stops working, on the very next request.
+        const creator = await findMembership(trx, tenantId, row.created_by);
+        const scopes = row.scopes.filter(isScope);
+        if (!creator || !scopes.every((scope) => roleMayGrant(creator.role, deps.plans[org.plan], scope))) {
+          throw tenancyErrors.unauthenticated('This key no longer works: its creator no longer holds the rights it carries');
+        }
         if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() >= TOUCH_INTERVAL_MS) {
           await repo.touchApiKey(trx, tenantId, row.key_id, now);
         }
-        return { org, keyId: row.key_id, scopes: row.scopes.filter(isScope) };
+        return { org, keyId: row.key_id, scopes };
       });
     },
   };

@@ -25,11 +25,13 @@ export function createTenancy(deps: { database: Database; clock: Clock; mailer: 
   const db = deps.database.db;
   const plans = readPlans(deps.plansJson);
   const orgs = createOrgs({ db, clock: deps.clock });
-  const invitations = createInvitations({ db, clock: deps.clock, mailer: deps.mailer, publicUrl: deps.publicUrl, tokenHashKey: deriveKey(deps.rootKey, 'invitation-tokens') });
+  const invitations = createInvitations({ db, clock: deps.clock, mailer: deps.mailer, publicUrl: deps.publicUrl, tokenHashKey: deriveKey(deps.rootKey, 'invitation-tokens'), plans });
   const resolveOrg = createOrgResolver(db, plans);
   return {
     /** The orgs a user belongs to, with their role (for /v1/me). */
     orgsOf: (userId: string) => orgs.orgsOf(userId),
+    /** Orgs a user is the only owner of; identity refuses to delete such an account. */
+    soleOwnerOrgs: (userId: string) => orgs.soleOwnerOrgs(userId),
     /** preHandler resolving `:org` for routes of other modules (after authentication). */
     resolveOrg,
     /** Whether a token is a pending invitation for this (normalized) email; identity's invite-only sign-up asks. */
@@ -40,7 +42,7 @@ export function createTenancy(deps: { database: Database; clock: Clock; mailer: 
       stepUp: (principal: Principal, password: string | undefined, meta: RequestMeta) => Promise<void>,
     ): Promise<void> {
       app.decorateRequest('org', null);
-      const apiKeys = createApiKeys({ db, clock: deps.clock, pepper: deriveKey(deps.rootKey, 'api-key-pepper'), stepUp });
+      const apiKeys = createApiKeys({ db, clock: deps.clock, pepper: deriveKey(deps.rootKey, 'api-key-pepper'), stepUp, plans });
       const requireUserOrKey = createUserOrKeyResolver({ requireUser, resolveOrg, apiKeys, rateLimiter: app.rateLimiter, plans });
       await app.register(orgRoutes, { orgs, requireUser, resolveOrg, requireUserOrKey });
       await app.register(apiKeyRoutes, { apiKeys, requireUser, resolveOrg });

@@ -14,7 +14,7 @@ import type { InvitationRow } from './invitations.repository.js';
 import type { OrgContext } from './org-context.js';
 import { findMembership, findTenant, insertMembership, lockTenant } from './orgs.repository.js';
 import { roleAllows } from './permissions.js';
-import type { Role } from './permissions.js';
+import type { Plan, PlanPolicy, Role } from './permissions.js';
 import { tenancyErrors } from './tenancy.errors.js';
 import type { RequestMeta } from '../platform/http/index.js';
 
@@ -37,6 +37,7 @@ export interface InvitationDependencies {
   publicUrl: string;
   /** Keys the stored hash of invitation tokens. */
   tokenHashKey: Buffer;
+  plans: Readonly<Record<Plan, PlanPolicy>>;
 }
 
 const INVITATION_TTL_MS = 7 * 24 * 3_600_000;
@@ -169,6 +170,11 @@ export function createInvitations(deps: InvitationDependencies) {
         if (await findMembership(trx, tenantId, principal.id)) throw tenancyErrors.already_member('You are already a member of this organization');
         const org = await findTenant(trx, tenantId);
         if (!org) throw tenancyErrors.invalid_token();
+        // The invitation carries its sender's authority: void once they left or may no longer invite that role.
+        const inviter = await findMembership(trx, tenantId, invitation.invited_by);
+        const plan = deps.plans[org.plan];
+        const inviterMay = inviter && roleAllows(inviter.role, plan, 'members:invite') && (invitation.role !== 'owner' || roleAllows(inviter.role, plan, 'owners:manage'));
+        if (!inviterMay) throw tenancyErrors.invalid_token('This invitation is no longer valid: ask the organization for a new one');
         await insertMembership(trx, tenantId, principal.id, invitation.role);
         await repo.markAccepted(trx, tenantId, invitation.invitation_id, principal.id, now);
         await audit(trx, tenantId, principal.id, 'invitation.accepted', meta, { invitation_id: invitation.invitation_id, role: invitation.role });

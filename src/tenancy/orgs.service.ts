@@ -155,6 +155,17 @@ export function createOrgs(deps: { db: Kysely<DB>; clock: Clock }) {
       });
     },
 
+    /** Orgs where `userId` is the only owner: their account must not go before someone else takes over. */
+    async soleOwnerOrgs(userId: string): Promise<Array<{ id: string; name: string }>> {
+      const owned = (await withUser(db, userId, (trx) => repo.listOrgsOfUser(trx, userId))).filter((org) => org.role === 'owner');
+      const sole: Array<{ id: string; name: string }> = [];
+      for (const org of owned) {
+        const owners = await withTenant(db, org.tenant_id, (trx) => repo.countOwners(trx, org.tenant_id));
+        if (owners <= 1) sole.push({ id: org.tenant_id, name: org.name });
+      }
+      return sole;
+    },
+
     async orgsOf(userId: string) {
       return (await withUser(db, userId, (trx) => repo.listOrgsOfUser(trx, userId))).map((row) => ({ id: row.tenant_id, name: row.name, role: row.role }));
     },

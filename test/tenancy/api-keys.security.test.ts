@@ -12,6 +12,7 @@ import { crc32 } from 'node:zlib';
 import type { KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveKey } from '../../src/crypto/root-key.js';
+import { withTenant } from '../../src/platform/db/index.js';
 import { createTestApp, TEST_ROOT_KEY } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
 import { createTestDatabase } from '../helpers/database.js';
@@ -99,6 +100,20 @@ describe('API key attacks', () => {
       expect(errorCode(response)).toBe('not_found');
       expect(response.body).not.toContain(second.owner.id);
     }
+  });
+
+  it('stops a key when its creator is demoted below its scopes or leaves the org', async () => {
+    const { id, owner, admin } = await keys.org();
+    const { key } = await keys.issue(admin, id, { scopes: ['members:read', 'records:write'] });
+    expect((await keys.call(key, 'GET', `/v1/orgs/${id}/members`)).statusCode).toBe(200);
+    // A member may not write records, so the admin's key carrying records:write dies with the demotion.
+    await keys.call(owner.token, 'PATCH', `/v1/orgs/${id}/members/${admin.id}`, { role: 'member' });
+    expect((await keys.call(key, 'GET', `/v1/orgs/${id}/members`)).statusCode).toBe(401);
+
+    const { key: ownersKey } = await keys.issue(owner, id, { scopes: ['members:read'] });
+    await withTenant(t.db.database.db, id, (trx) => trx.updateTable('memberships').set({ role: 'owner' }).where('user_id', '=', admin.id).execute());
+    await keys.call(admin.token, 'DELETE', `/v1/orgs/${id}/members/${owner.id}`);
+    expect((await keys.call(ownersKey, 'GET', `/v1/orgs/${id}/members`)).statusCode).toBe(401);
   });
 
   it('refuses keys on user-only routes: /v1/me, settings, roles and key management', async () => {

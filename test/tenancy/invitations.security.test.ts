@@ -137,6 +137,18 @@ describe('invitation attacks', () => {
     expect(await isMember(id, invitee.id)).toBe(false);
   });
 
+  it('voids an invitation whose sender has left the org or may no longer invite', async () => {
+    const { id, owner, admin } = await org();
+    const invitee = await kit.person();
+    await kit.invite(admin, id, invitee.email, 'member');
+    const token = await kit.mailedInvitation(invitee.email);
+    await kit.call(owner, 'PATCH', `/v1/orgs/${id}/members/${admin.id}`, { role: 'member' });
+    const response = await kit.accept(invitee, token);
+    expect(response.statusCode).toBe(400);
+    expect(errorCode(response)).toBe('invalid_token');
+    expect(await isMember(id, invitee.id)).toBe(false);
+  });
+
   it('refuses an invitation after its 7 days and lists it as expired', async () => {
     const { id, owner } = await org();
     const invitee = await kit.person();

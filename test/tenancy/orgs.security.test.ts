@@ -101,6 +101,16 @@ describe('organizations and roles', () => {
     expect((await call(owner, 'GET', `/v1/orgs/${id}`)).statusCode).toBe(404);
   });
 
+  it('refuses to delete the account of an org’s only owner, so no org is left without one', async () => {
+    const { id, owner, admin } = await org();
+    const refused = await call(owner, 'DELETE', '/v1/me', {});
+    expect(refused.statusCode).toBe(409);
+    expect(errorCode(refused)).toBe('last_owner');
+    expect(refused.json().error.message).toContain('Acme Inspections');
+    await call(owner, 'PATCH', `/v1/orgs/${id}/members/${admin.id}`, { role: 'owner' });
+    expect((await call(owner, 'DELETE', '/v1/me', {})).statusCode).toBe(202);
+  });
+
   it('applies a demotion or removal on the very next request, with the same token', async () => {
     const { id, owner, admin, member } = await org();
     expect((await call(admin, 'PATCH', `/v1/orgs/${id}`, { invite_only: true })).statusCode).toBe(200);
