@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type autocannon from 'autocannon';
-import { envNumber } from './lib/benchmark.js';
+import { envCount, envNumber, readLoadSettings } from './lib/benchmark.js';
 import type { Benchmark } from './lib/benchmark.js';
 import { startChildServer } from './lib/child-server.js';
 import type { ChildServer, EventLoopDelay } from './lib/child-server.js';
@@ -52,12 +52,9 @@ interface Measurement {
 
 function readSettings(): Settings {
   return {
-    durationSeconds: envNumber('BENCH_DURATION', 10),
-    rounds: Math.max(1, Math.round(envNumber('BENCH_ROUNDS', 2))),
-    warmupSeconds: envNumber('BENCH_WARMUP', 3),
-    signInConnections: Math.max(1, Math.round(envNumber('BENCH_SIGNIN_CONNECTIONS', 8))),
-    connections: Math.max(1, Math.round(envNumber('BENCH_CONNECTIONS', 10))),
-    accounts: Math.max(1, Math.round(envNumber('BENCH_ACCOUNTS', 32))),
+    ...readLoadSettings(),
+    signInConnections: envCount('BENCH_SIGNIN_CONNECTIONS', 8),
+    accounts: envCount('BENCH_ACCOUNTS', 32),
     probeRate: envNumber('BENCH_PROBE_RATE', 100),
     // libuv's default; set for both sides explicitly so neither inherits something else.
     threadPoolSize: Math.round(envNumber('UV_THREADPOOL_SIZE', 4)),

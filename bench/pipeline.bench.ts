@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { envNumber } from './lib/benchmark.js';
+import { readLoadSettings } from './lib/benchmark.js';
 import type { Benchmark } from './lib/benchmark.js';
 import { startChildServer } from './lib/child-server.js';
 import { format, printTable } from './lib/format.js';
@@ -34,10 +34,7 @@ interface Measurement {
 }
 
 async function run(): Promise<void> {
-  const durationSeconds = envNumber('BENCH_DURATION', 10);
-  const rounds = Math.max(1, Math.round(envNumber('BENCH_ROUNDS', 2)));
-  const warmupSeconds = envNumber('BENCH_WARMUP', 3);
-  const connections = Math.max(1, Math.round(envNumber('BENCH_CONNECTIONS', 10)));
+  const { durationSeconds, rounds, warmupSeconds, connections } = readLoadSettings();
   const roundSeconds = durationSeconds / rounds;
   console.log(
     `GET ${PATH}, ${connections} connections, no pipelining; per side: ${warmupSeconds} s warm-up, then ` +

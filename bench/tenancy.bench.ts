@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { envNumber } from './lib/benchmark.js';
+import { envCount, readLoadSettings } from './lib/benchmark.js';
 import type { Benchmark } from './lib/benchmark.js';
 import { startChildServer } from './lib/child-server.js';
 import type { ChildServer } from './lib/child-server.js';
@@ -44,11 +44,8 @@ interface Measurement {
 }
 
 async function run(): Promise<void> {
-  const durationSeconds = envNumber('BENCH_DURATION', 10);
-  const rounds = Math.max(1, Math.round(envNumber('BENCH_ROUNDS', 2)));
-  const warmupSeconds = envNumber('BENCH_WARMUP', 3);
-  const connections = Math.max(1, Math.round(envNumber('BENCH_CONNECTIONS', 10)));
-  const members = Math.max(2, Math.round(envNumber('BENCH_MEMBERS', 10)));
+  const { durationSeconds, rounds, warmupSeconds, connections } = readLoadSettings();
+  const members = envCount('BENCH_MEMBERS', 10, 2);
 
   const running: Running[] = [];
   try {

@@ -1,26 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp } from '../helpers/app.js';
-import type { TestApp } from '../helpers/app.js';
+import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../helpers/clock.js';
-import { decodeJwt, drainJobs, errorCode, freshEmail, identityClient, NEW_PASSWORD, PASSWORD, RELAXED_LIMITS } from './support.js';
-import type { IdentityClient, Tokens } from './support.js';
+import { decodeJwt, drainJobs, errorCode, freshEmail, NEW_PASSWORD, PASSWORD, RELAXED_LIMITS, useIdentityApp } from './support.js';
+import type { Tokens } from './support.js';
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 
 describe('sessions and the signed-in account', () => {
-  let t: TestApp;
-  let api: IdentityClient;
   const clock = new FakeClock(new Date());
-  beforeAll(async () => {
-    t = await createTestApp(RELAXED_LIMITS, { clock });
-    api = identityClient(t);
-  }, 60_000);
-  afterAll(async () => t.close());
+  const ctx = useIdentityApp(RELAXED_LIMITS, { clock });
 
   it('signs in with tokens whose claims name the user, the session and the method', async () => {
-    const { id, email } = await api.account();
-    const response = await api.login(email.toUpperCase());
+    const { id, email } = await ctx.api.account();
+    const response = await ctx.api.login(email.toUpperCase());
     expect(response.statusCode).toBe(200);
     const tokens = response.json<Tokens>();
     expect(tokens).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
@@ -29,104 +21,104 @@ describe('sessions and the signed-in account', () => {
     expect(header).toMatchObject({ alg: 'EdDSA', typ: 'at+jwt' });
     expect(header.kid).toEqual(expect.any(String));
     const claims = decodeJwt(tokens.access_token);
-    expect(claims).toMatchObject({ sub: id, aud: 'rampart', iss: t.config.publicUrl, amr: ['pwd'] });
+    expect(claims).toMatchObject({ sub: id, aud: 'rampart', iss: ctx.t.config.publicUrl, amr: ['pwd'] });
     expect(Number(claims.exp) - Number(claims.iat)).toBe(900);
     expect(claims.sid).toEqual(expect.any(String));
   });
 
   it('refreshes into a new pair on the same session; the new access token works', async () => {
-    const { tokens } = await api.account();
-    const refreshed = await api.refresh(tokens.refresh_token);
+    const { tokens } = await ctx.api.account();
+    const refreshed = await ctx.api.refresh(tokens.refresh_token);
     expect(refreshed.statusCode, refreshed.body).toBe(200);
     const next = refreshed.json<Tokens>();
     expect(next.refresh_token).not.toBe(tokens.refresh_token);
     expect(decodeJwt(next.access_token).sid).toBe(decodeJwt(tokens.access_token).sid);
-    expect((await api.me(next.access_token)).statusCode).toBe(200);
+    expect((await ctx.api.me(next.access_token)).statusCode).toBe(200);
     // The rotated token works in turn.
-    expect((await api.refresh(next.refresh_token)).statusCode).toBe(200);
+    expect((await ctx.api.refresh(next.refresh_token)).statusCode).toBe(200);
   });
 
   it('refuses an unknown refresh token with 401', async () => {
-    const response = await api.refresh('B'.repeat(43));
+    const response = await ctx.api.refresh('B'.repeat(43));
     expect(response.statusCode).toBe(401);
     expect(errorCode(response)).toBe('unauthenticated');
   });
 
   it('ends a session idle for longer than the idle timeout', async () => {
-    const { tokens } = await api.account();
+    const { tokens } = await ctx.api.account();
     clock.advance(7 * DAY + MINUTE);
-    const response = await api.refresh(tokens.refresh_token);
+    const response = await ctx.api.refresh(tokens.refresh_token);
     expect(response.statusCode).toBe(401);
     expect(errorCode(response)).toBe('unauthenticated');
   });
 
   it('logs out: 204, then neither the access nor the refresh token works', async () => {
-    const { tokens } = await api.account();
-    const logout = await api.as(tokens.access_token, 'POST', '/v1/auth/logout');
+    const { tokens } = await ctx.api.account();
+    const logout = await ctx.api.as(tokens.access_token, 'POST', '/v1/auth/logout');
     expect(logout.statusCode, logout.body).toBe(204);
-    expect((await api.me(tokens.access_token)).statusCode).toBe(401);
-    expect((await api.refresh(tokens.refresh_token)).statusCode).toBe(401);
+    expect((await ctx.api.me(tokens.access_token)).statusCode).toBe(401);
+    expect((await ctx.api.refresh(tokens.refresh_token)).statusCode).toBe(401);
   });
 
   it('reads and corrects the profile (PATCH /v1/me)', async () => {
-    const { id, email, tokens } = await api.account();
-    const me = await api.me(tokens.access_token);
+    const { id, email, tokens } = await ctx.api.account();
+    const me = await ctx.api.me(tokens.access_token);
     expect(me.json()).toEqual({ id, email, name: null, email_verified: false, mfa_enabled: false, orgs: [] });
 
-    const renamed = await api.as(tokens.access_token, 'PATCH', '/v1/me', { name: '  Grace Hopper ' });
+    const renamed = await ctx.api.as(tokens.access_token, 'PATCH', '/v1/me', { name: '  Grace Hopper ' });
     expect(renamed.statusCode, renamed.body).toBe(200);
     expect(renamed.json()).toMatchObject({ id, email, name: 'Grace Hopper' });
-    expect((await api.me(tokens.access_token)).json().name).toBe('Grace Hopper');
+    expect((await ctx.api.me(tokens.access_token)).json().name).toBe('Grace Hopper');
 
-    const tooLong = await api.as(tokens.access_token, 'PATCH', '/v1/me', { name: 'x'.repeat(201) });
+    const tooLong = await ctx.api.as(tokens.access_token, 'PATCH', '/v1/me', { name: 'x'.repeat(201) });
     expect(tooLong.statusCode).toBe(400);
-    const notAllowed = await api.as(tokens.access_token, 'PATCH', '/v1/me', { name: 'x', email: 'other@customer.test' });
+    const notAllowed = await ctx.api.as(tokens.access_token, 'PATCH', '/v1/me', { name: 'x', email: 'other@customer.test' });
     expect(notAllowed.statusCode).toBe(400);
   });
 
   it('refuses /v1/me without a token', async () => {
-    const response = await api.inject({ method: 'GET', url: '/v1/me' });
+    const response = await ctx.api.inject({ method: 'GET', url: '/v1/me' });
     expect(response.statusCode).toBe(401);
     expect(errorCode(response)).toBe('unauthenticated');
   });
 
   it('changes the password: other sessions end, the current token must be refreshed, the old password stops working', async () => {
-    const { email, tokens: current } = await api.account();
-    const other = await api.tokens(email);
+    const { email, tokens: current } = await ctx.api.account();
+    const other = await ctx.api.tokens(email);
 
-    const wrong = await api.as(current.access_token, 'POST', '/v1/me/password', { current_password: 'not the password at all', new_password: NEW_PASSWORD });
+    const wrong = await ctx.api.as(current.access_token, 'POST', '/v1/me/password', { current_password: 'not the password at all', new_password: NEW_PASSWORD });
     expect(wrong.statusCode).toBe(403);
     expect(errorCode(wrong)).toBe('step_up_required');
-    const weak = await api.as(current.access_token, 'POST', '/v1/me/password', { current_password: PASSWORD, new_password: 'password1234' });
+    const weak = await ctx.api.as(current.access_token, 'POST', '/v1/me/password', { current_password: PASSWORD, new_password: 'password1234' });
     expect(weak.statusCode).toBe(400);
     expect(errorCode(weak)).toBe('weak_password');
 
-    const changed = await api.as(current.access_token, 'POST', '/v1/me/password', { current_password: PASSWORD, new_password: NEW_PASSWORD });
+    const changed = await ctx.api.as(current.access_token, 'POST', '/v1/me/password', { current_password: PASSWORD, new_password: NEW_PASSWORD });
     expect(changed.statusCode, changed.body).toBe(204);
 
-    const stale = await api.me(current.access_token);
+    const stale = await ctx.api.me(current.access_token);
     expect(stale.statusCode).toBe(401);
     expect(errorCode(stale)).toBe('token_expired');
-    const refreshed = await api.refresh(current.refresh_token);
+    const refreshed = await ctx.api.refresh(current.refresh_token);
     expect(refreshed.statusCode, refreshed.body).toBe(200);
-    expect((await api.me(refreshed.json<Tokens>().access_token)).statusCode).toBe(200);
+    expect((await ctx.api.me(refreshed.json<Tokens>().access_token)).statusCode).toBe(200);
 
-    expect((await api.me(other.access_token)).statusCode).toBe(401);
-    expect((await api.refresh(other.refresh_token)).statusCode).toBe(401);
+    expect((await ctx.api.me(other.access_token)).statusCode).toBe(401);
+    expect((await ctx.api.refresh(other.refresh_token)).statusCode).toBe(401);
 
-    expect((await api.login(email, PASSWORD)).statusCode).toBe(401);
-    expect((await api.login(email, NEW_PASSWORD)).statusCode).toBe(200);
+    expect((await ctx.api.login(email, PASSWORD)).statusCode).toBe(401);
+    expect((await ctx.api.login(email, NEW_PASSWORD)).statusCode).toBe(200);
   });
 
   it('lists sessions with the current one marked, revokes one, then every other', async () => {
     const email = freshEmail();
-    expect((await api.signup(email)).statusCode).toBe(201);
-    const first = await api.inject({ method: 'POST', url: '/v1/auth/login', payload: { email, password: PASSWORD }, remoteAddress: '192.0.2.10', headers: { 'user-agent': 'Laptop/1.0' } });
+    expect((await ctx.api.signup(email)).statusCode).toBe(201);
+    const first = await ctx.api.inject({ method: 'POST', url: '/v1/auth/login', payload: { email, password: PASSWORD }, remoteAddress: '192.0.2.10', headers: { 'user-agent': 'Laptop/1.0' } });
     const a = first.json<Tokens>();
-    const b = await api.tokens(email);
-    const c = await api.tokens(email);
+    const b = await ctx.api.tokens(email);
+    const c = await ctx.api.tokens(email);
 
-    const listed = await api.as(a.access_token, 'GET', '/v1/me/sessions');
+    const listed = await ctx.api.as(a.access_token, 'GET', '/v1/me/sessions');
     expect(listed.statusCode, listed.body).toBe(200);
     const sessions = listed.json<{ data: Array<Record<string, unknown>> }>().data;
     expect(sessions).toHaveLength(3);
@@ -136,47 +128,47 @@ describe('sessions and the signed-in account', () => {
     expect(mine?.last_used_at).toEqual(expect.any(String));
     expect(sessions.filter((session) => session.current)).toHaveLength(1);
 
-    const revokeB = await api.as(a.access_token, 'DELETE', `/v1/me/sessions/${String(decodeJwt(b.access_token).sid)}`);
+    const revokeB = await ctx.api.as(a.access_token, 'DELETE', `/v1/me/sessions/${String(decodeJwt(b.access_token).sid)}`);
     expect(revokeB.statusCode, revokeB.body).toBe(204);
-    expect((await api.me(b.access_token)).statusCode).toBe(401);
-    expect((await api.refresh(b.refresh_token)).statusCode).toBe(401);
-    expect((await api.me(c.access_token)).statusCode).toBe(200);
+    expect((await ctx.api.me(b.access_token)).statusCode).toBe(401);
+    expect((await ctx.api.refresh(b.refresh_token)).statusCode).toBe(401);
+    expect((await ctx.api.me(c.access_token)).statusCode).toBe(200);
 
-    const revokeOthers = await api.as(a.access_token, 'DELETE', '/v1/me/sessions');
+    const revokeOthers = await ctx.api.as(a.access_token, 'DELETE', '/v1/me/sessions');
     expect(revokeOthers.statusCode, revokeOthers.body).toBe(204);
-    expect((await api.me(c.access_token)).statusCode).toBe(401);
-    expect((await api.me(a.access_token)).statusCode).toBe(200);
-    const after = (await api.as(a.access_token, 'GET', '/v1/me/sessions')).json<{ data: unknown[] }>().data;
+    expect((await ctx.api.me(c.access_token)).statusCode).toBe(401);
+    expect((await ctx.api.me(a.access_token)).statusCode).toBe(200);
+    const after = (await ctx.api.as(a.access_token, 'GET', '/v1/me/sessions')).json<{ data: unknown[] }>().data;
     expect(after).toHaveLength(1);
   });
 
   it("answers 404 for a session that is not the caller's, and leaves it alone", async () => {
-    const alice = await api.account();
-    const mallory = await api.account();
-    const response = await api.as(mallory.tokens.access_token, 'DELETE', `/v1/me/sessions/${String(decodeJwt(alice.tokens.access_token).sid)}`);
+    const alice = await ctx.api.account();
+    const mallory = await ctx.api.account();
+    const response = await ctx.api.as(mallory.tokens.access_token, 'DELETE', `/v1/me/sessions/${String(decodeJwt(alice.tokens.access_token).sid)}`);
     expect(response.statusCode).toBe(404);
-    expect((await api.me(alice.tokens.access_token)).statusCode).toBe(200);
-    expect((await api.as(mallory.tokens.access_token, 'DELETE', '/v1/me/sessions/not-a-uuid')).statusCode).toBe(400);
+    expect((await ctx.api.me(alice.tokens.access_token)).statusCode).toBe(200);
+    expect((await ctx.api.as(mallory.tokens.access_token, 'DELETE', '/v1/me/sessions/not-a-uuid')).statusCode).toBe(400);
   });
 
   it("lists the caller's own security events, newest first, and no one else's", async () => {
-    const { email, tokens } = await api.account();
-    await api.login(email, 'not the password at all');
-    const other = await api.account();
-    const response = await api.as(tokens.access_token, 'GET', '/v1/me/security-events');
+    const { email, tokens } = await ctx.api.account();
+    await ctx.api.login(email, 'not the password at all');
+    const other = await ctx.api.account();
+    const response = await ctx.api.as(tokens.access_token, 'GET', '/v1/me/security-events');
     expect(response.statusCode, response.body).toBe(200);
     const events = response.json<{ data: Array<{ action: string; at: string }> }>().data;
     expect(events.map((event) => event.action)).toEqual(['auth.login.failed', 'auth.login.succeeded', 'auth.signup']);
-    const limited = await api.as(tokens.access_token, 'GET', '/v1/me/security-events?limit=1');
+    const limited = await ctx.api.as(tokens.access_token, 'GET', '/v1/me/security-events?limit=1');
     expect(limited.json().data).toHaveLength(1);
-    const othersEvents = (await api.as(other.tokens.access_token, 'GET', '/v1/me/security-events')).json<{ data: Array<{ action: string }> }>().data;
+    const othersEvents = (await ctx.api.as(other.tokens.access_token, 'GET', '/v1/me/security-events')).json<{ data: Array<{ action: string }> }>().data;
     expect(othersEvents.map((event) => event.action)).toEqual(['auth.login.succeeded', 'auth.signup']);
   });
 
   it('exports the personal data held about the caller', async () => {
-    const { id, email, tokens } = await api.account();
-    await api.as(tokens.access_token, 'PATCH', '/v1/me', { name: 'Export Me' });
-    const response = await api.as(tokens.access_token, 'GET', '/v1/me/export');
+    const { id, email, tokens } = await ctx.api.account();
+    await ctx.api.as(tokens.access_token, 'PATCH', '/v1/me', { name: 'Export Me' });
+    const response = await ctx.api.as(tokens.access_token, 'GET', '/v1/me/export');
     expect(response.statusCode, response.body).toBe(200);
     const data = response.json();
     expect(data.user).toMatchObject({ id, email, name: 'Export Me' });
@@ -190,31 +182,31 @@ describe('sessions and the signed-in account', () => {
   });
 
   it('deletes the account: inaccessible at once, purged by the job after the grace period', async () => {
-    const { id, email, tokens } = await api.account();
-    const other = await api.tokens(email);
+    const { id, email, tokens } = await ctx.api.account();
+    const other = await ctx.api.tokens(email);
 
-    const wrong = await api.as(tokens.access_token, 'DELETE', '/v1/me', { password: 'not the password at all' });
+    const wrong = await ctx.api.as(tokens.access_token, 'DELETE', '/v1/me', { password: 'not the password at all' });
     expect(wrong.statusCode).toBe(403);
-    expect((await api.me(tokens.access_token)).statusCode).toBe(200);
+    expect((await ctx.api.me(tokens.access_token)).statusCode).toBe(200);
 
-    const deleted = await api.as(tokens.access_token, 'DELETE', '/v1/me', { password: PASSWORD });
+    const deleted = await ctx.api.as(tokens.access_token, 'DELETE', '/v1/me', { password: PASSWORD });
     expect(deleted.statusCode, deleted.body).toBe(202);
     expect(deleted.json()).toEqual({ status: 'deletion_scheduled', purge_after: new Date(clock.now().getTime() + 30 * DAY).toISOString() });
 
-    expect((await api.me(tokens.access_token)).statusCode).toBe(401);
-    expect((await api.me(other.access_token)).statusCode).toBe(401);
-    expect((await api.refresh(other.refresh_token)).statusCode).toBe(401);
-    const login = await api.login(email);
+    expect((await ctx.api.me(tokens.access_token)).statusCode).toBe(401);
+    expect((await ctx.api.me(other.access_token)).statusCode).toBe(401);
+    expect((await ctx.api.refresh(other.refresh_token)).statusCode).toBe(401);
+    const login = await ctx.api.login(email);
     expect(login.statusCode).toBe(401);
     expect(errorCode(login)).toBe('invalid_credentials');
 
-    const db = t.db.database.db;
+    const db = ctx.t.db.database.db;
     const userRow = () => db.selectFrom('users').select(['id', 'status']).where('id', '=', id).executeTakeFirst();
-    await drainJobs(t);
+    await drainJobs(ctx.t);
     expect(await userRow()).toEqual({ id, status: 'deleted' });
 
     clock.advance(30 * DAY + MINUTE);
-    await drainJobs(t);
+    await drainJobs(ctx.t);
     expect(await userRow()).toBeUndefined();
     const sessions = await db.selectFrom('sessions').select('id').where('principal_id', '=', id).execute();
     expect(sessions).toEqual([]);

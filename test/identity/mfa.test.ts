@@ -1,27 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateTotpCode } from '../../src/identity/totp.js';
-import { createTestApp } from '../helpers/app.js';
-import type { TestApp } from '../helpers/app.js';
 import { FakeClock } from '../helpers/clock.js';
-import { decodeJwt, errorCode, identityClient, PASSWORD, RELAXED_LIMITS } from './support.js';
-import type { IdentityClient, Tokens } from './support.js';
+import { decodeJwt, errorCode, PASSWORD, RELAXED_LIMITS, useIdentityApp } from './support.js';
+import type { Tokens } from './support.js';
 
 const STEP = 30_000;
 
 describe('TOTP two-factor authentication', () => {
-  let t: TestApp;
-  let api: IdentityClient;
   const clock = new FakeClock(new Date());
-  beforeAll(async () => {
-    t = await createTestApp(RELAXED_LIMITS, { clock });
-    api = identityClient(t);
-  }, 60_000);
-  afterAll(async () => t.close());
+  const ctx = useIdentityApp(RELAXED_LIMITS, { clock });
 
   it('enrols (inactive until confirmed), confirms with a code, then sign-in takes two steps', async () => {
-    const { id, email, tokens } = await api.account();
+    const { id, email, tokens } = await ctx.api.account();
 
-    const started = await api.as(tokens.access_token, 'POST', '/v1/me/mfa/totp');
+    const started = await ctx.api.as(tokens.access_token, 'POST', '/v1/me/mfa/totp');
     expect(started.statusCode, started.body).toBe(200);
     const { secret, otpauth_uri: uri, qr_svg: svg } = started.json<{ secret: string; otpauth_uri: string; qr_svg: string }>();
     expect(secret).toMatch(/^[A-Z2-7]{32}$/);
@@ -33,96 +25,96 @@ describe('TOTP two-factor authentication', () => {
     expect(svg).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
 
     // Not active yet: the profile says so and sign-in is still one step.
-    expect((await api.me(tokens.access_token)).json().mfa_enabled).toBe(false);
-    expect((await api.login(email)).json()).toHaveProperty('access_token');
+    expect((await ctx.api.me(tokens.access_token)).json().mfa_enabled).toBe(false);
+    expect((await ctx.api.login(email)).json()).toHaveProperty('access_token');
 
-    const wrong = await api.as(tokens.access_token, 'POST', '/v1/me/mfa/totp/confirm', { code: wrongCode(generateTotpCode(secret, clock.now())) });
+    const wrong = await ctx.api.as(tokens.access_token, 'POST', '/v1/me/mfa/totp/confirm', { code: wrongCode(generateTotpCode(secret, clock.now())) });
     expect(wrong.statusCode).toBe(401);
     expect(errorCode(wrong)).toBe('invalid_code');
 
-    const confirmed = await api.as(tokens.access_token, 'POST', '/v1/me/mfa/totp/confirm', { code: generateTotpCode(secret, clock.now()) });
+    const confirmed = await ctx.api.as(tokens.access_token, 'POST', '/v1/me/mfa/totp/confirm', { code: generateTotpCode(secret, clock.now()) });
     expect(confirmed.statusCode, confirmed.body).toBe(200);
     const codes = confirmed.json<{ recovery_codes: string[] }>().recovery_codes;
     expect(codes).toHaveLength(10);
     expect(new Set(codes).size).toBe(10);
     for (const code of codes) expect(code).toMatch(/^[a-z2-9]{5}-[a-z2-9]{5}$/);
-    expect((await api.me(tokens.access_token)).json().mfa_enabled).toBe(true);
+    expect((await ctx.api.me(tokens.access_token)).json().mfa_enabled).toBe(true);
 
-    const again = await api.as(tokens.access_token, 'POST', '/v1/me/mfa/totp');
+    const again = await ctx.api.as(tokens.access_token, 'POST', '/v1/me/mfa/totp');
     expect(again.statusCode).toBe(409);
     expect(errorCode(again)).toBe('mfa_already_enabled');
 
-    const first = await api.login(email);
+    const first = await ctx.api.login(email);
     expect(first.statusCode).toBe(200);
     expect(Object.keys(first.json()).sort()).toEqual(['mfa_required', 'mfa_token']);
     expect(first.json().mfa_required).toBe(true);
 
     clock.advance(STEP);
-    const second = await api.loginMfa(first.json().mfa_token, generateTotpCode(secret, clock.now()));
+    const second = await ctx.api.loginMfa(first.json().mfa_token, generateTotpCode(secret, clock.now()));
     expect(second.statusCode, second.body).toBe(200);
     const signedIn = second.json<Tokens>();
     expect(decodeJwt(signedIn.access_token)).toMatchObject({ sub: id, amr: ['pwd', 'otp'] });
-    expect((await api.me(signedIn.access_token)).statusCode).toBe(200);
+    expect((await ctx.api.me(signedIn.access_token)).statusCode).toBe(200);
 
-    const events = (await api.as(signedIn.access_token, 'GET', '/v1/me/security-events')).json<{ data: Array<{ action: string; metadata: Record<string, unknown> }> }>().data;
+    const events = (await ctx.api.as(signedIn.access_token, 'GET', '/v1/me/security-events')).json<{ data: Array<{ action: string; metadata: Record<string, unknown> }> }>().data;
     expect(events[0]).toMatchObject({ action: 'auth.login.succeeded', metadata: { amr: ['pwd', 'otp'] } });
     expect(events.map((event) => event.action)).toContain('mfa.enrolled');
   });
 
   it('accepts a recovery code as the second step, however it is typed, and audits its use', async () => {
     const { email, codes } = await enrolledAccount();
-    const challenge = (await api.login(email)).json<{ mfa_token: string }>().mfa_token;
+    const challenge = (await ctx.api.login(email)).json<{ mfa_token: string }>().mfa_token;
     const typed = ` ${codes[3]!.toUpperCase().replace('-', ' ')} `;
-    const response = await api.loginMfa(challenge, typed);
+    const response = await ctx.api.loginMfa(challenge, typed);
     expect(response.statusCode, response.body).toBe(200);
     const tokens = response.json<Tokens>();
     expect(decodeJwt(tokens.access_token).amr).toEqual(['pwd', 'otp']);
-    const actions = (await api.as(tokens.access_token, 'GET', '/v1/me/security-events')).json<{ data: Array<{ action: string }> }>().data.map((event) => event.action);
+    const actions = (await ctx.api.as(tokens.access_token, 'GET', '/v1/me/security-events')).json<{ data: Array<{ action: string }> }>().data.map((event) => event.action);
     expect(actions.slice(0, 2)).toEqual(['auth.login.succeeded', 'mfa.recovery_code_used']);
   });
 
   it('restarting an unconfirmed enrolment replaces the secret; the old one no longer confirms', async () => {
-    const { tokens } = await api.account();
-    const first = (await api.as(tokens.access_token, 'POST', '/v1/me/mfa/totp')).json<{ secret: string }>().secret;
-    const second = (await api.as(tokens.access_token, 'POST', '/v1/me/mfa/totp')).json<{ secret: string }>().secret;
+    const { tokens } = await ctx.api.account();
+    const first = (await ctx.api.as(tokens.access_token, 'POST', '/v1/me/mfa/totp')).json<{ secret: string }>().secret;
+    const second = (await ctx.api.as(tokens.access_token, 'POST', '/v1/me/mfa/totp')).json<{ secret: string }>().secret;
     expect(second).not.toBe(first);
-    const stale = await api.as(tokens.access_token, 'POST', '/v1/me/mfa/totp/confirm', { code: generateTotpCode(first, clock.now()) });
+    const stale = await ctx.api.as(tokens.access_token, 'POST', '/v1/me/mfa/totp/confirm', { code: generateTotpCode(first, clock.now()) });
     expect(stale.statusCode).toBe(401);
-    const fresh = await api.as(tokens.access_token, 'POST', '/v1/me/mfa/totp/confirm', { code: generateTotpCode(second, clock.now()) });
+    const fresh = await ctx.api.as(tokens.access_token, 'POST', '/v1/me/mfa/totp/confirm', { code: generateTotpCode(second, clock.now()) });
     expect(fresh.statusCode).toBe(200);
   });
 
   it('disables TOTP only with the password; sign-in is then one step again', async () => {
     const { email, tokens } = await enrolledAccount();
-    const wrong = await api.as(tokens.access_token, 'DELETE', '/v1/me/mfa/totp', { password: 'not the password at all' });
+    const wrong = await ctx.api.as(tokens.access_token, 'DELETE', '/v1/me/mfa/totp', { password: 'not the password at all' });
     expect(wrong.statusCode).toBe(403);
     expect(errorCode(wrong)).toBe('step_up_required');
-    expect((await api.login(email)).json().mfa_required).toBe(true);
+    expect((await ctx.api.login(email)).json().mfa_required).toBe(true);
 
-    const disabled = await api.as(tokens.access_token, 'DELETE', '/v1/me/mfa/totp', { password: PASSWORD });
+    const disabled = await ctx.api.as(tokens.access_token, 'DELETE', '/v1/me/mfa/totp', { password: PASSWORD });
     expect(disabled.statusCode, disabled.body).toBe(204);
-    expect((await api.me(tokens.access_token)).json().mfa_enabled).toBe(false);
-    const login = await api.login(email);
+    expect((await ctx.api.me(tokens.access_token)).json().mfa_enabled).toBe(false);
+    const login = await ctx.api.login(email);
     expect(login.json()).toHaveProperty('access_token');
     expect(decodeJwt(login.json<Tokens>().access_token).amr).toEqual(['pwd']);
 
-    const twice = await api.as(tokens.access_token, 'DELETE', '/v1/me/mfa/totp', { password: PASSWORD });
+    const twice = await ctx.api.as(tokens.access_token, 'DELETE', '/v1/me/mfa/totp', { password: PASSWORD });
     expect(twice.statusCode).toBe(409);
     expect(errorCode(twice)).toBe('mfa_not_enrolled');
   });
 
   it('refuses a confirmation when no enrolment was started', async () => {
-    const { tokens } = await api.account();
-    const response = await api.as(tokens.access_token, 'POST', '/v1/me/mfa/totp/confirm', { code: '123456' });
+    const { tokens } = await ctx.api.account();
+    const response = await ctx.api.as(tokens.access_token, 'POST', '/v1/me/mfa/totp/confirm', { code: '123456' });
     expect(response.statusCode).toBe(401);
     expect(errorCode(response)).toBe('invalid_code');
   });
 
   /** An account with TOTP on, signed in (before enrolment), with its secret and recovery codes. */
   async function enrolledAccount() {
-    const account = await api.account();
-    const { secret } = (await api.as(account.tokens.access_token, 'POST', '/v1/me/mfa/totp')).json<{ secret: string }>();
-    const confirmed = await api.as(account.tokens.access_token, 'POST', '/v1/me/mfa/totp/confirm', { code: generateTotpCode(secret, clock.now()) });
+    const account = await ctx.api.account();
+    const { secret } = (await ctx.api.as(account.tokens.access_token, 'POST', '/v1/me/mfa/totp')).json<{ secret: string }>();
+    const confirmed = await ctx.api.as(account.tokens.access_token, 'POST', '/v1/me/mfa/totp/confirm', { code: generateTotpCode(secret, clock.now()) });
     expect(confirmed.statusCode, confirmed.body).toBe(200);
     // The confirming code's step is spent; move on so the next code is a new one.
     clock.advance(STEP);

@@ -1,8 +1,10 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { listOutbox } from '../../src/platform/mail/index.js';
+import { createTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
+import type { FakeClock } from '../helpers/clock.js';
 
 /** Accepted by the password policy; tests that are not about passwords use it. */
 export const PASSWORD = 'vivid otter marble lantern';
@@ -106,4 +108,19 @@ export async function mailedToken(t: TestApp, to: string, subject: RegExp): Prom
   const token = link ? new URL(link).searchParams.get('token') : null;
   if (!token) throw new Error(`the mail "${mail.subject}" holds no link with a token`);
   return token;
+}
+
+/**
+ * The app every identity or tenancy test file starts from: built before the file's tests on a
+ * database copy of its own, closed after them. Read `t` and `api` inside tests (they are set once
+ * the file's `beforeAll` has run).
+ */
+export function useIdentityApp(env: Record<string, string> = RELAXED_LIMITS, options: { clock?: FakeClock } = {}) {
+  const fixture = {} as { t: TestApp; api: IdentityClient };
+  beforeAll(async () => {
+    fixture.t = await createTestApp(env, options);
+    fixture.api = identityClient(fixture.t);
+  }, 60_000);
+  afterAll(async () => fixture.t.close());
+  return fixture;
 }
