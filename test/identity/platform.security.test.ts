@@ -75,7 +75,7 @@ describe('platform realm', () => {
     const user = (await api.login(email)).json() as { access_token: string; refresh_token: string };
     expect((await t.app.inject({ method: 'GET', url: '/v1/platform/me', headers: bearer(user.access_token) })).statusCode).toBe(401);
     // Staff cannot sign in at the tenant endpoint, nor users at the platform one.
-    expect((await api.login('nobody@platform.test')).statusCode).toBe(401);
+    expect((await api.login(freshEmail('nobody'))).statusCode).toBe(401);
     const crossLogin = await t.app.inject({ method: 'POST', url: '/v1/platform/auth/login', payload: { email, password: 'vivid otter marble lantern' } });
     expect(crossLogin.statusCode).toBe(401);
     expect(crossLogin.json().error.code).toBe('invalid_credentials');
