@@ -6,10 +6,13 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
+import { createAuditLog } from './audit/index.js';
+import { createBackups } from './backup/index.js';
 import { jwksRoutes } from './crypto/jwks.routes.js';
 import { deriveKey } from './crypto/root-key.js';
 import { createIdentity } from './identity/index.js';
 import { createTenancy } from './tenancy/index.js';
+import { createVault } from './vault/index.js';
 import type { Clock } from './platform/clock.js';
 import { systemClock } from './platform/clock.js';
 import type { Database } from './platform/db/index.js';
@@ -117,7 +120,14 @@ export async function buildApp({ config, database, rootKey, logger, clock = syst
   const tenancy = createTenancy({ database, clock, mailer, publicUrl: config.publicUrl, rootKey, plansJson: config.plansJson });
   const identity = await createIdentity({ config, database, clock, redis, jobs, mailer, rateLimiter, rootKey, logger: log, isInvited: tenancy.isInvited, orgsOf: tenancy.orgsOf, soleOwnerOrgs: tenancy.soleOwnerOrgs });
   await identity.register(app);
-  await tenancy.register(app, identity.requireUser, identity.stepUp);
+  const { requireUserOrKey } = await tenancy.register(app, identity.requireUser, identity.stepUp);
+  const auditLog = createAuditLog({ config, database, clock, jobs, rootKey, logger: log });
+  await auditLog.register(app, requireUserOrKey);
+  const vault = createVault({ db: database.db, config: config.vault, rootKey, clock, jobs, logger: log });
+  app.decorate('vault', vault);
+  await vault.register(app, requireUserOrKey);
+  // Erasure replay and audit events are wired once the vault and audit modules export them (docs/operations.md "Backups").
+  createBackups({ config, database, rootKey, clock, jobs, logger: log }).register(app);
 
   // Runs after the server has drained its requests: in-flight jobs finish before the database closes.
   app.addHook('onClose', async () => {

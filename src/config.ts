@@ -50,6 +50,40 @@ export interface IdentityConfig {
   argon2: { memoryKiB: number; timeCost: number; parallelism: number };
 }
 
+/** Where the root of the vault's key hierarchy is kept (docs/operations.md "Keys"). */
+export type KmsConfig = { provider: 'local' } | { provider: 'aws'; keyId: string; region: string; endpoint: string | null };
+
+export interface VaultConfig {
+  kms: KmsConfig;
+  /** Largest record `data`, as JSON bytes. */
+  maxRecordBytes: number;
+  maxFileBytes: number;
+  /** The local folder encrypted files are kept in. */
+  fileDir: string;
+}
+
+/** The audit log (docs/operations.md "Audit log"). */
+export interface AuditConfig {
+  /** A chain that grew by this many entries since its last signed checkpoint gets a new one. */
+  checkpointEvery: number;
+  /** And one that grew at all gets one after this many minutes. */
+  checkpointMinutes: number;
+}
+
+/** Backups (docs/operations.md "Backups"). */
+export interface BackupConfig {
+  /** The local backup folder. */
+  dir: string;
+  /** Off-site folders (mounted volumes); a backup counts only once every one holds it verified. */
+  offsiteDirs: string[];
+  /** Grandfather-father-son retention: one backup per day for `dailyDays`, one per ISO week for `weeklyDays`. */
+  keepDailyDays: number;
+  keepWeeklyDays: number;
+  /** UTC cron slots of the backup (followed by pruning) and of the restore drill. */
+  schedule: string;
+  drillSchedule: string;
+}
+
 export interface Config {
   env: RampartEnv;
   dataDir: string;
@@ -74,6 +108,9 @@ export interface Config {
   identity: IdentityConfig;
   /** RAMPART_PLANS as given: the tenancy module validates it against its permissions at start. */
   plansJson: string | null;
+  audit: AuditConfig;
+  backup: BackupConfig;
+  vault: VaultConfig;
 }
 
 /** Thrown when configuration is invalid; the message names the variable and what to do. */
@@ -138,6 +175,24 @@ export function loadConfig(env: Source = process.env): Config {
       leaseSeconds: read.integer('RAMPART_JOBS_LEASE_SECONDS', 300, 5, 86_400),
     },
     plansJson: read.optionalString('RAMPART_PLANS'),
+    audit: {
+      checkpointEvery: read.integer('RAMPART_AUDIT_CHECKPOINT_EVERY', 1000, 1, 10_000_000),
+      checkpointMinutes: read.integer('RAMPART_AUDIT_CHECKPOINT_MINUTES', 10, 1, 1440),
+    },
+    backup: {
+      dir: resolve(dataDir, read.string('RAMPART_BACKUP_DIR', 'backups')),
+      offsiteDirs: read.list('RAMPART_BACKUP_TARGETS').map((dir) => resolve(dir)),
+      keepDailyDays: read.integer('RAMPART_BACKUP_KEEP_DAILY_DAYS', 30, 1, 3650),
+      keepWeeklyDays: read.integer('RAMPART_BACKUP_KEEP_WEEKLY_DAYS', 365, 0, 36500),
+      schedule: read.string('RAMPART_BACKUP_SCHEDULE', '23 2 * * *'),
+      drillSchedule: read.string('RAMPART_BACKUP_DRILL_SCHEDULE', '41 4 * * 0'),
+    },
+    vault: {
+      kms: readKms(read),
+      maxRecordBytes: read.integer('RAMPART_VAULT_MAX_RECORD_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+      maxFileBytes: read.integer('RAMPART_VAULT_MAX_FILE_BYTES', 100 * 1024 * 1024, 1024, 1024 * 1024 * 1024 * 1024),
+      fileDir: resolve(dataDir, read.string('RAMPART_VAULT_FILE_DIR', 'files')),
+    },
     identity: {
       signup: read.oneOf('RAMPART_SIGNUP', ['open', 'invite_only'] as const, 'open'),
       oidcProviders: readOidcProviders(read, envName),
@@ -174,6 +229,15 @@ function refuseUnsafeProductionDefaults(config: Config): void {
   if (!config.smtpUrl) {
     throw new ConfigError('RAMPART_ENV=production requires RAMPART_SMTP_URL: without it no mail (resets, invitations) is delivered');
   }
+}
+
+function readKms(read: Reader): KmsConfig {
+  const provider = read.oneOf('RAMPART_KMS', ['local', 'aws'] as const, 'local');
+  if (provider === 'local') return { provider };
+  const keyId = read.optionalString('RAMPART_KMS_KEY_ID');
+  const region = read.optionalString('RAMPART_KMS_REGION') ?? read.optionalString('AWS_REGION');
+  if (!keyId || !region) throw new ConfigError('RAMPART_KMS=aws requires RAMPART_KMS_KEY_ID (key id, ARN or alias) and RAMPART_KMS_REGION (e.g. eu-central-1)');
+  return { provider, keyId, region, endpoint: read.url('RAMPART_KMS_ENDPOINT', ['https:', 'http:']) };
 }
 
 function readTls(read: Reader): TlsConfig | null {

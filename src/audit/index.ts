@@ -1,35 +1,17 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { DB, Realm } from '../platform/db/index.js';
+import { actionDefinition } from './actions.js';
+import type { SecurityAction } from './actions.js';
+import { encodePersonal } from './canonical.js';
+import type { AuditActor, AuditTarget } from './canonical.js';
+import { appendToChains, PLATFORM_CHAIN, withLocalSetting } from './chain.js';
+import type { NewAuditEntry } from './chain.js';
 
-/** Security-relevant actions Rampart records itself. A change to a stored name is a schema change. */
-export type SecurityAction =
-  | 'auth.signup' // an account was created
-  | 'auth.login.succeeded' // a sign-in completed (after MFA when on)
-  | 'auth.login.failed' // wrong password, unknown account, locked, or wrong second factor
-  | 'auth.refresh_token_reused' // a spent refresh token came back: the session was revoked
-  | 'auth.logout' // the session ended at the user's request
-  | 'auth.external_identity.linked' // an OpenID Connect identity was attached to the account with its verified email
-  | 'account.claimed' // the proven owner of a never-verified address took the account over; metadata lists what was cleared
-  | 'email.verified' // the address was proven by the mailed link
-  | 'password.changed' // changed by the signed-in user
-  | 'password.reset_requested' // a reset link was mailed
-  | 'password.reset' // changed through a reset link; every session revoked
-  | 'mfa.enrolled' // TOTP confirmed and switched on
-  | 'mfa.disabled' // TOTP switched off
-  | 'mfa.recovery_code_used' // a recovery code replaced the TOTP code
-  | 'session.revoked' // one or more sessions revoked by the user
-  | 'account.exported' // the user downloaded their personal data
-  | 'account.deletion_requested' // the account was closed; purge scheduled
-  | 'staff.disabled' // a platform staff account was disabled (rampart admin disable)
-  | 'org.created' // an organization was created; its creator is the owner
-  | 'org.settings_changed' // settings changed; metadata holds before and after
-  | 'member.role_changed' // a member's role changed; metadata holds before and after
-  | 'member.removed' // a member was removed, or left
-  | 'invitation.sent' // an invitation was mailed; metadata holds its id, the address and the role
-  | 'invitation.accepted' // the invitee joined the org with the invited role
-  | 'invitation.revoked' // a pending invitation was withdrawn before use
-  | 'api_key.issued' // an org API key was created; metadata holds its id, name, scopes and expiry, never the key
-  | 'api_key.revoked'; // an org API key was revoked; metadata holds its id and name
+export type { SecurityAction } from './actions.js';
+export type { AuditActor, AuditTarget } from './canonical.js';
+export { PLATFORM_CHAIN } from './chain.js';
+/** The audit log's routes (read, host events, export, verify, checkpoints, proofs) and its checkpoint job. */
+export { createAuditLog } from './audit-log.js';
 
 export interface SecurityEvent {
   realm: Realm;
@@ -41,26 +23,87 @@ export interface SecurityEvent {
   userAgent: string | null;
   metadata?: Record<string, unknown>;
   at: Date;
+  /** Who acted; by default the principal (`platform` for staff). An org API key passes itself. */
+  actor?: AuditActor;
+  /** What the action is about; by default the one its catalogue entry names (src/audit/actions.ts). */
+  target?: AuditTarget | null;
+  requestId?: string | null;
+  /** Whose personal data the entry holds; by default the principal. */
+  subjectId?: string | null;
+}
+
+// Bounded like a session's: a header is the client's to make as long as it likes.
+const MAX_USER_AGENT = 512;
+
+function actorOf(event: SecurityEvent): AuditActor {
+  return event.actor ?? { type: event.realm === 'platform' ? 'platform' : 'user', id: event.principalId };
+}
+
+function targetOf(event: SecurityEvent): AuditTarget | null {
+  if (event.target !== undefined) return event.target;
+  const from = actionDefinition(event.action)?.target;
+  if (!from) return null;
+  const id = from.from === 'principal' ? event.principalId : from.from === 'tenant' ? event.tenantId : event.metadata?.[from.from];
+  return typeof id === 'string' ? { type: from.type, id } : null;
+}
+
+/** The chain entry of an event: personal fields (IP, user agent, personal metadata) apart from the rest. */
+function entryOf(event: SecurityEvent): NewAuditEntry {
+  const personalKeys = new Set(actionDefinition(event.action)?.personal ?? []);
+  const metadata = Object.entries(event.metadata ?? {});
+  return {
+    at: event.at,
+    action: event.action,
+    actor: actorOf(event),
+    target: targetOf(event),
+    requestId: event.requestId ?? null,
+    metadata: Object.fromEntries(metadata.filter(([key]) => !personalKeys.has(key))),
+    personal: encodePersonal({
+      ...Object.fromEntries(metadata.filter(([key]) => personalKeys.has(key))),
+      ip: event.ip,
+      user_agent: event.userAgent?.slice(0, MAX_USER_AGENT),
+    }),
+    subjectId: event.subjectId !== undefined ? event.subjectId : event.principalId,
+  };
+}
+
+/**
+ * The chains an event belongs to: its org's; for an event about a user outside any org (sign-in,
+ * MFA, password, sessions), every org the user is a member of, so their admins see it; otherwise
+ * (staff, unknown accounts, users in no org) the platform chain.
+ */
+async function chainsOf(trx: Transaction<DB>, event: SecurityEvent): Promise<string[]> {
+  if (event.tenantId) return [event.tenantId];
+  const userId = event.principalId;
+  if (event.realm !== 'user' || !userId) return [PLATFORM_CHAIN];
+  const orgs = await withLocalSetting(trx, 'rampart.user_id', userId, () =>
+    trx.selectFrom('memberships').select('tenant_id').where('user_id', '=', userId).execute(),
+  );
+  return orgs.length > 0 ? orgs.map((org) => org.tenant_id) : [PLATFORM_CHAIN];
 }
 
 /**
  * The one seam through which modules record security events, inside the transaction of the action
- * they describe. Today it writes the principal's security history; the audit issue extends it to
- * the hash-chained tenant logs without changing callers.
+ * they describe: the principal's own security history (/v1/me/security-events) and the
+ * hash-chained audit log of each chain the event belongs to. Given the root handle instead of a
+ * transaction, it opens one of its own.
  */
 export async function recordAuditEvent(executor: Kysely<DB> | Transaction<DB>, event: SecurityEvent): Promise<void> {
-  await executor
+  if (!executor.isTransaction) return executor.transaction().execute((trx) => recordAuditEvent(trx, event));
+  const trx = executor as Transaction<DB>;
+  await trx
     .insertInto('security_events')
     .values({
       realm: event.realm,
       principal_id: event.principalId,
       action: event.action,
       ip: event.ip,
-      // Bounded like a session's: a header is the client's to make as long as it likes.
-      user_agent: event.userAgent?.slice(0, 512) ?? null,
-      // Until the audit issue adds per-tenant chains, the org rides in the metadata.
+      user_agent: event.userAgent?.slice(0, MAX_USER_AGENT) ?? null,
+      // The org rides in the metadata: an account purge keeps (anonymised) the events of its orgs.
       metadata: JSON.stringify(event.tenantId ? { ...event.metadata, tenant_id: event.tenantId } : (event.metadata ?? {})),
       at: event.at,
     })
     .execute();
+  const entry = entryOf(event);
+  await appendToChains(trx, (await chainsOf(trx, event)).map((tenantId) => ({ tenantId, entries: [entry] })));
 }

@@ -12,7 +12,7 @@ export interface SigningKey {
 }
 
 /** What a key signs; each purpose has its own key so one cannot be replayed as another. */
-export type SigningPurpose = 'access-token' | 'audit-checkpoint' | 'document-seal';
+export type SigningPurpose = 'access-token' | 'audit-checkpoint' | 'document-seal' | 'backup-manifest';
 
 // Serializes key creation across nodes that start together; any constant works.
 const KEY_CREATION_LOCK = 7_264_270_882;
@@ -88,5 +88,14 @@ export async function listPublicKeys(db: Kysely<DB>, purpose: SigningPurpose, no
     .where((eb) => eb.or([eb('retired_at', 'is', null), eb('retired_at', '>', cutoff)]))
     .orderBy('created_at', 'desc')
     .execute();
+  return rows.map((row) => row.public_jwk as JsonWebKey);
+}
+
+/**
+ * Every public key `purpose` ever had, retired ones included: an audit checkpoint signed years ago
+ * must still verify, so its key is never unpublished.
+ */
+export async function listAllPublicKeys(db: Kysely<DB>, purpose: SigningPurpose): Promise<JsonWebKey[]> {
+  const rows = await db.selectFrom('signing_keys').select('public_jwk').where('purpose', '=', purpose).orderBy('created_at', 'desc').execute();
   return rows.map((row) => row.public_jwk as JsonWebKey);
 }

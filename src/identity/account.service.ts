@@ -47,7 +47,7 @@ export function createAccount(deps: AccountDependencies) {
   const { db, clock } = deps;
 
   function audit(executor: Kysely<DB>, principal: Principal, action: SecurityAction, meta: RequestMeta, metadata?: Record<string, unknown>) {
-    return recordAuditEvent(executor, { realm: principal.realm, principalId: principal.id, action, ip: meta.ip, userAgent: meta.userAgent, metadata, at: clock.now() });
+    return recordAuditEvent(executor, { realm: principal.realm, principalId: principal.id, action, ip: meta.ip, userAgent: meta.userAgent, requestId: meta.requestId ?? null, metadata, at: clock.now() });
   }
 
   /**
@@ -66,6 +66,7 @@ export function createAccount(deps: AccountDependencies) {
         action: 'auth.login.failed',
         ip: meta?.ip ?? null,
         userAgent: meta?.userAgent ?? null,
+        requestId: meta?.requestId ?? null,
         metadata: { reason: 'step_up_wrong_password' },
         at: clock.now(),
       });

@@ -69,7 +69,7 @@ export function createAuth(deps: AuthDependencies) {
   const { db, clock } = deps;
 
   function audit(executor: Kysely<DB>, realm: Realm, principalId: string | null, action: SecurityAction, meta: RequestMeta, metadata?: Record<string, unknown>) {
-    return recordAuditEvent(executor, { realm, principalId, action, ip: meta.ip, userAgent: meta.userAgent, metadata, at: clock.now() });
+    return recordAuditEvent(executor, { realm, principalId, action, ip: meta.ip, userAgent: meta.userAgent, requestId: meta.requestId ?? null, metadata, at: clock.now() });
   }
 
 

@@ -14,6 +14,8 @@ export interface Principal {
   amr: string[];
   /** When the caller last proved who they are; step-up checks compare against it. */
   authenticatedAt: Date;
+  /** Whether the caller has confirmed TOTP, as of this request (org MFA policies ask). */
+  mfaEnabled: boolean;
 }
 
 declare module 'fastify' {
@@ -47,6 +49,7 @@ export function createAuthenticator(deps: { accessTokens: AccessTokens; sessions
         sessionId: session.id,
         amr: session.amr,
         authenticatedAt: session.authenticated_at,
+        mfaEnabled: principal.mfa_enabled,
       };
     };
 }

@@ -105,7 +105,7 @@ export function createOidc(deps: OidcDependencies) {
   }
 
   function audit(executor: Kysely<DB>, principalId: string | null, action: SecurityAction, meta: RequestMeta, metadata: Record<string, unknown>) {
-    return recordAuditEvent(executor, { realm: 'user', principalId, action, ip: meta.ip, userAgent: meta.userAgent, metadata, at: clock.now() });
+    return recordAuditEvent(executor, { realm: 'user', principalId, action, ip: meta.ip, userAgent: meta.userAgent, requestId: meta.requestId ?? null, metadata, at: clock.now() });
   }
 
   /** Maps the library's failures: the provider being unreachable is ours to retry, anything else a failed sign-in. */

@@ -47,7 +47,7 @@ export function createPlatformAuth(deps: PlatformAuthDependencies) {
         if (!challenge || !staff) throw identityErrors.invalid_token('The sign-in has expired; enter your password again');
         const recoveryCodes = await deps.mfa.confirmEnrolment(trx, 'platform', staff.id, code);
         await deps.tokens.spend(trx, challenge.token_hash, now);
-        const event = { realm: 'platform' as const, principalId: staff.id, ip: meta.ip, userAgent: meta.userAgent, at: now };
+        const event = { realm: 'platform' as const, principalId: staff.id, ip: meta.ip, userAgent: meta.userAgent, requestId: meta.requestId ?? null, at: now };
         await recordAuditEvent(trx, { ...event, action: 'mfa.enrolled' });
         await recordAuditEvent(trx, { ...event, action: 'auth.login.succeeded', metadata: { amr: ['pwd', 'otp'] } });
         return { tokens: await deps.sessions.open(trx, 'platform', staff.id, ['pwd', 'otp'], meta), recoveryCodes };

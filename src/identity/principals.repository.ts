@@ -14,6 +14,8 @@ export interface PrincipalRow {
   password_hash: string | null;
   token_version: number;
   active: boolean;
+  /** Whether the principal has confirmed TOTP; read with the principal so per-request MFA policies cost no query. */
+  mfa_enabled: boolean;
 }
 
 export async function findPrincipalByEmail(db: Kysely<DB>, realm: Realm, email: string): Promise<PrincipalRow | undefined> {
@@ -27,9 +29,9 @@ export async function findPrincipalById(db: Kysely<DB>, realm: Realm, id: string
 function selectPrincipal(db: Kysely<DB>, realm: Realm) {
   // A user is usable while not deleted; a staff member while not disabled.
   const active = realm === 'user' ? sql<boolean>`status = 'active'` : sql<boolean>`disabled_at is null`;
-  return db
-    .selectFrom(tableOf(realm))
-    .select(['id', 'email', 'name', 'password_hash', 'token_version', active.as('active')]);
+  const table = tableOf(realm);
+  const mfaEnabled = sql<boolean>`exists (select 1 from totp_factors f where f.realm = ${realm} and f.principal_id = ${sql.ref(`${table}.id`)} and f.confirmed_at is not null)`;
+  return db.selectFrom(table).select(['id', 'email', 'name', 'password_hash', 'token_version', active.as('active'), mfaEnabled.as('mfa_enabled')]);
 }
 
 export async function updatePasswordHash(db: Kysely<DB>, realm: Realm, id: string, hash: string, now: Date): Promise<void> {

@@ -89,6 +89,7 @@ export function createSessions(deps: SessionsDependencies) {
               action: 'auth.refresh_token_reused',
               ip: meta.ip,
               userAgent: meta.userAgent,
+              requestId: meta.requestId ?? null,
               metadata: { session_id: row.session_id },
               at: now,
             });

@@ -4,14 +4,15 @@ import { Type } from 'typebox';
 import { principalOf } from '../identity/index.js';
 import { errorResponses, requestMeta } from '../platform/http/index.js';
 import type { ApiKeys } from './api-keys.service.js';
-import { authorize } from './org-context.js';
+import type { OrgScopes } from './org-context.js';
 import { SCOPES } from './permissions.js';
 import { OrgParams } from './tenancy.schemas.js';
 
 export interface ApiKeyRouteDependencies {
   apiKeys: ApiKeys;
   requireUser: (request: FastifyRequest) => Promise<void>;
-  resolveOrg: (request: FastifyRequest) => Promise<void>;
+  /** Each route's work runs in an org scope, which checks the caller inside the work's own transaction. */
+  scopeOf: OrgScopes;
 }
 
 const Scope = Type.Enum(SCOPES);
@@ -50,7 +51,7 @@ export async function apiKeyRoutes(fastify: FastifyInstance, deps: ApiKeyRouteDe
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['organizations'];
   const security = [{ bearer: [] }];
-  const asMember = { preHandler: [deps.requireUser, deps.resolveOrg] };
+  const asMember = { preHandler: deps.requireUser };
   const { apiKeys } = deps;
 
   app.post(
@@ -67,10 +68,9 @@ export async function apiKeyRoutes(fastify: FastifyInstance, deps: ApiKeyRouteDe
       },
     },
     async (request, reply) => {
-      const context = authorize(request, 'api_keys:create');
       const { name, scopes, expires_in_days: expiresInDays, password } = request.body;
       const input = { name: name.trim(), scopes, ...(expiresInDays === undefined ? {} : { expiresInDays }), ...(password === undefined ? {} : { password }) };
-      return reply.status(201).send(await apiKeys.issue(context, principalOf(request), input, requestMeta(request)));
+      return reply.status(201).send(await apiKeys.issue(deps.scopeOf(request, 'api_keys:create'), principalOf(request), input, requestMeta(request)));
     },
   );
 
@@ -80,7 +80,7 @@ export async function apiKeyRoutes(fastify: FastifyInstance, deps: ApiKeyRouteDe
       ...asMember,
       schema: { tags, security, summary: 'API keys of the organization, without their secrets', params: OrgParams, response: { 200: Type.Object({ data: Type.Array(KeyView), next_cursor: Type.Null() }), ...errorResponses(401, 403, 404) } },
     },
-    async (request) => ({ data: await apiKeys.list(authorize(request, 'api_keys:read')), next_cursor: null }),
+    async (request) => ({ data: await apiKeys.list(deps.scopeOf(request, 'api_keys:read')), next_cursor: null }),
   );
 
   app.delete(
@@ -90,7 +90,7 @@ export async function apiKeyRoutes(fastify: FastifyInstance, deps: ApiKeyRouteDe
       schema: { tags, security, summary: 'Revoke an API key; it stops working on its very next request', params: KeyParams, response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404) } },
     },
     async (request, reply) => {
-      await apiKeys.revoke(authorize(request, 'api_keys:revoke'), request.params.id, requestMeta(request));
+      await apiKeys.revoke(deps.scopeOf(request, 'api_keys:revoke'), request.params.id, requestMeta(request));
       return reply.status(204).send(null);
     },
   );

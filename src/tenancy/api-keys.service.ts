@@ -9,7 +9,7 @@ import type { DB, TenantTransaction } from '../platform/db/index.js';
 import { generateApiKey, parseApiKey } from './api-key-format.js';
 import * as repo from './api-keys.repository.js';
 import type { ApiKeyRow } from './api-keys.repository.js';
-import type { OrgContext } from './org-context.js';
+import type { OrgContext, OrgScope } from './org-context.js';
 import { findMembership, findTenant } from './orgs.repository.js';
 import type { TenantRow } from './orgs.repository.js';
 import { roleMayGrant, SCOPES } from './permissions.js';
@@ -69,6 +69,8 @@ const TOUCH_INTERVAL_MS = 60_000;
 const DAY_MS = 86_400_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const KNOWN_SCOPES: ReadonlySet<string> = new Set(SCOPES);
+// What an unknown key id is compared against: an HMAC-SHA256's length, matching no key.
+const UNKNOWN_KEY_HASH = Buffer.alloc(32);
 
 function isScope(value: string): value is Scope {
   return KNOWN_SCOPES.has(value);
@@ -96,10 +98,12 @@ export function createApiKeys(deps: ApiKeyDependencies) {
     return recordAuditEvent(trx, {
       realm: 'user',
       tenantId: context.tenantId,
-      principalId: context.actor.id,
+      principalId: context.actor.type === 'user' ? context.actor.id : null,
+      actor: { type: context.actor.type, id: context.actor.id },
       action,
       ip: meta.ip,
       userAgent: meta.userAgent,
+      requestId: meta.requestId ?? null,
       metadata,
       at: clock.now(),
     });
@@ -110,15 +114,21 @@ export function createApiKeys(deps: ApiKeyDependencies) {
      * Issues a key. The creator's role bounds its scopes (a key never holds more than the person
      * who made it could do), and a sign-in older than ten minutes needs the password again.
      */
-    async issue(context: OrgContext, principal: Principal, input: NewApiKey, meta: RequestMeta): Promise<IssuedApiKey> {
-      const beyond = input.scopes.filter((scope) => !roleMayGrant(context.role, context.plan, scope));
-      if (beyond.length > 0) throw tenancyErrors.forbidden(`Your role cannot grant these scopes: ${beyond.join(', ')}`);
+    async issue(orgScope: OrgScope, principal: Principal, input: NewApiKey, meta: RequestMeta): Promise<IssuedApiKey> {
+      const assertMayGrant = (context: OrgContext) => {
+        const beyond = input.scopes.filter((scope) => !roleMayGrant(context.role, context.plan, scope));
+        if (beyond.length > 0) throw tenancyErrors.forbidden(`Your role cannot grant these scopes: ${beyond.join(', ')}`);
+      };
+      // Refused before the step-up (which may cost a password hash), and again with the insert, under
+      // the org lock, in case the creator's role changed in between.
+      await orgScope(async (_trx, context) => assertMayGrant(context));
       await deps.stepUp(principal, input.password, meta);
       const { keyId, key } = generateApiKey();
       const now = clock.now();
       const expiresAt = input.expiresInDays === undefined ? null : new Date(now.getTime() + input.expiresInDays * DAY_MS);
       const scopes = [...new Set(input.scopes)];
-      await withTenant(db, context.tenantId, async (trx) => {
+      await orgScope(async (trx, context) => {
+        assertMayGrant(context);
         await repo.insertApiKey(trx, {
           tenant_id: context.tenantId,
           key_id: keyId,
@@ -130,31 +140,32 @@ export function createApiKeys(deps: ApiKeyDependencies) {
           expires_at: expiresAt,
         });
         await audit(trx, context, 'api_key.issued', meta, { key_id: keyId, name: input.name, scopes, expires_at: expiresAt?.toISOString() ?? null });
-      });
+      }, { lock: true });
       return { id: keyId, key, name: input.name, scopes, expires_at: expiresAt?.toISOString() ?? null };
     },
 
-    async list(context: OrgContext): Promise<ApiKeyView[]> {
-      return (await withTenant(db, context.tenantId, (trx) => repo.listApiKeys(trx, context.tenantId))).map(viewOf);
+    async list(scope: OrgScope): Promise<ApiKeyView[]> {
+      return (await scope((trx, context) => repo.listApiKeys(trx, context.tenantId))).map(viewOf);
     },
 
     /** Revokes a key; it fails on its very next request. Revoking a revoked key changes nothing. */
-    async revoke(context: OrgContext, keyId: string, meta: RequestMeta): Promise<void> {
-      await withTenant(db, context.tenantId, async (trx) => {
+    async revoke(scope: OrgScope, keyId: string, meta: RequestMeta): Promise<void> {
+      await scope(async (trx, context) => {
         const revoked = await repo.revokeApiKey(trx, context.tenantId, keyId, clock.now());
         if (revoked) {
           await audit(trx, context, 'api_key.revoked', meta, { key_id: keyId, name: revoked.name });
           return;
         }
         if (!(await repo.findApiKey(trx, context.tenantId, keyId))) throw tenancyErrors.not_found('No such API key');
-      });
+      }, { lock: true });
     },
 
     /**
      * Verifies a presented key for the org of the URL, on every request (no cache, so revocation
-     * is immediate on every node). A malformed key or bad checksum is refused before any query;
-     * a key this org does not hold is 404 like any stranger; a wrong secret, revoked or expired
-     * key is 401.
+     * is immediate on every node). A malformed key or bad checksum is refused before any query.
+     * A key id this org does not hold (a guess, or another org's key) and a known id with a wrong
+     * secret get the same 401 after the same work, so a key id cannot be probed; a revoked or
+     * expired key is 401 too.
      */
     async authenticate(tenantId: string, presented: string): Promise<AuthenticatedKey> {
       const parsed = parseApiKey(presented);
@@ -164,10 +175,10 @@ export function createApiKeys(deps: ApiKeyDependencies) {
       const now = clock.now();
       return withTenant(db, tenantId, async (trx) => {
         const row = await repo.findApiKey(trx, tenantId, parsed.keyId);
-        if (!row) throw tenancyErrors.not_found();
         // Compared in constant time even though the id already matched: the hash is the credential.
-        const stored = Buffer.from(row.key_hash);
-        const valid = stored.length === hash.length && timingSafeEqual(hash, stored);
+        // An unknown id is compared against a stand-in, so it costs what a wrong secret costs.
+        const stored = row ? Buffer.from(row.key_hash) : UNKNOWN_KEY_HASH;
+        const valid = stored.length === hash.length && timingSafeEqual(hash, stored) && row !== undefined;
         if (!valid || row.revoked_at || (row.expires_at && row.expires_at <= now)) throw tenancyErrors.unauthenticated();
         const org = await findTenant(trx, tenantId);
         if (!org) throw tenancyErrors.not_found();

@@ -10,7 +10,7 @@ import { apiKeyRoutes } from './api-keys.routes.js';
 import { createApiKeys } from './api-keys.service.js';
 import { invitationRoutes } from './invitations.routes.js';
 import { createInvitations } from './invitations.service.js';
-import { createOrgResolver, createUserOrKeyResolver } from './org-context.js';
+import { createOrgResolver, createOrgScopes, createUserOrKeyResolver } from './org-context.js';
 import { orgRoutes } from './orgs.routes.js';
 import { createOrgs } from './orgs.service.js';
 import { parsePlanPolicies } from './permissions.js';
@@ -27,6 +27,7 @@ export function createTenancy(deps: { database: Database; clock: Clock; mailer: 
   const orgs = createOrgs({ db, clock: deps.clock });
   const invitations = createInvitations({ db, clock: deps.clock, mailer: deps.mailer, publicUrl: deps.publicUrl, tokenHashKey: deriveKey(deps.rootKey, 'invitation-tokens'), plans });
   const resolveOrg = createOrgResolver(db, plans);
+  const scopeOf = createOrgScopes(db, plans);
   return {
     /** The orgs a user belongs to, with their role (for /v1/me). */
     orgsOf: (userId: string) => orgs.orgsOf(userId),
@@ -40,13 +41,24 @@ export function createTenancy(deps: { database: Database; clock: Clock; mailer: 
       app: FastifyInstance,
       requireUser: (request: FastifyRequest) => Promise<void>,
       stepUp: (principal: Principal, password: string | undefined, meta: RequestMeta) => Promise<void>,
-    ): Promise<void> {
+    ): Promise<{ requireUserOrKey: (request: FastifyRequest) => Promise<void> }> {
       app.decorateRequest('org', null);
       const apiKeys = createApiKeys({ db, clock: deps.clock, pepper: deriveKey(deps.rootKey, 'api-key-pepper'), stepUp, plans });
-      const requireUserOrKey = createUserOrKeyResolver({ requireUser, resolveOrg, apiKeys, rateLimiter: app.rateLimiter, plans });
-      await app.register(orgRoutes, { orgs, requireUser, resolveOrg, requireUserOrKey });
-      await app.register(apiKeyRoutes, { apiKeys, requireUser, resolveOrg });
-      await app.register(invitationRoutes, { invitations, requireUser, resolveOrg });
+      const keyPath = { apiKeys, rateLimiter: app.rateLimiter, plans };
+      const requireUserOrKey = createUserOrKeyResolver({
+        user: async (request) => {
+          await requireUser(request);
+          await resolveOrg(request);
+        },
+        ...keyPath,
+      });
+      // Tenancy's own routes check the caller inside each route's transaction (scopeOf), not before it.
+      const authenticateUserOrKey = createUserOrKeyResolver({ user: requireUser, ...keyPath });
+      await app.register(orgRoutes, { orgs, requireUser, scopeOf, authenticateUserOrKey });
+      await app.register(apiKeyRoutes, { apiKeys, requireUser, scopeOf });
+      await app.register(invitationRoutes, { invitations, requireUser, scopeOf });
+      // Other modules' org routes that an API key may call too (audit, vault) use the same resolver.
+      return { requireUserOrKey };
     },
   };
 }

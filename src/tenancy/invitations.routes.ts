@@ -4,13 +4,14 @@ import { Type } from 'typebox';
 import { principalOf } from '../identity/index.js';
 import { errorResponses, requestMeta } from '../platform/http/index.js';
 import type { Invitations } from './invitations.service.js';
-import { authorize } from './org-context.js';
+import type { OrgScopes } from './org-context.js';
 import { OrgParams, RoleSchema } from './tenancy.schemas.js';
 
 export interface InvitationRouteDependencies {
   invitations: Invitations;
   requireUser: (request: FastifyRequest) => Promise<void>;
-  resolveOrg: (request: FastifyRequest) => Promise<void>;
+  /** Each route's work runs in an org scope, which checks the caller inside the work's own transaction. */
+  scopeOf: OrgScopes;
 }
 
 const InvitationParams = Type.Object({ org: Type.String({ maxLength: 64 }), id: Type.String({ format: 'uuid' }) });
@@ -32,7 +33,7 @@ export async function invitationRoutes(fastify: FastifyInstance, deps: Invitatio
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['organizations'];
   const security = [{ bearer: [] }];
-  const inOrg = { preHandler: [deps.requireUser, deps.resolveOrg] };
+  const inOrg = { preHandler: deps.requireUser };
   const { invitations } = deps;
 
   app.post(
@@ -48,7 +49,7 @@ export async function invitationRoutes(fastify: FastifyInstance, deps: Invitatio
         response: { 201: Sent, ...errorResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request, reply) => reply.status(201).send(await invitations.invite(authorize(request, 'members:invite'), request.body, requestMeta(request))),
+    async (request, reply) => reply.status(201).send(await invitations.invite(deps.scopeOf(request, 'members:invite'), request.body, requestMeta(request))),
   );
 
   app.get(
@@ -63,7 +64,7 @@ export async function invitationRoutes(fastify: FastifyInstance, deps: Invitatio
         response: { 200: Type.Object({ data: Type.Array(Invitation), next_cursor: Type.Null() }), ...errorResponses(401, 403, 404) },
       },
     },
-    async (request) => ({ data: await invitations.list(authorize(request, 'members:invite')), next_cursor: null }),
+    async (request) => ({ data: await invitations.list(deps.scopeOf(request, 'members:invite')), next_cursor: null }),
   );
 
   app.delete(
@@ -73,7 +74,7 @@ export async function invitationRoutes(fastify: FastifyInstance, deps: Invitatio
       schema: { tags, security, summary: 'Revoke a pending invitation; its link stops working at once', params: InvitationParams, response: { 204: Type.Null(), ...errorResponses(401, 403, 404, 409) } },
     },
     async (request, reply) => {
-      await invitations.revoke(authorize(request, 'members:invite'), request.params.id, requestMeta(request));
+      await invitations.revoke(deps.scopeOf(request, 'members:invite'), request.params.id, requestMeta(request));
       return reply.status(204).send(null);
     },
   );

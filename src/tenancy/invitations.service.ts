@@ -11,8 +11,8 @@ import { httpErrors } from '../platform/http/index.js';
 import type { Mailer } from '../platform/mail/index.js';
 import * as repo from './invitations.repository.js';
 import type { InvitationRow } from './invitations.repository.js';
-import type { OrgContext } from './org-context.js';
-import { findMembership, findTenant, insertMembership, lockTenant } from './orgs.repository.js';
+import type { OrgActor, OrgScope } from './org-context.js';
+import { findMembership, insertMembership, lockTenant } from './orgs.repository.js';
 import { roleAllows } from './permissions.js';
 import type { Plan, PlanPolicy, Role } from './permissions.js';
 import { tenancyErrors } from './tenancy.errors.js';
@@ -78,8 +78,19 @@ function parseToken(token: string): { tenantId: string } | null {
 export function createInvitations(deps: InvitationDependencies) {
   const { db, clock } = deps;
 
-  function audit(trx: TenantTransaction, tenantId: string, actorId: string, action: SecurityAction, meta: RequestMeta, metadata: Record<string, unknown>) {
-    return recordAuditEvent(trx, { realm: 'user', tenantId, principalId: actorId, action, ip: meta.ip, userAgent: meta.userAgent, metadata, at: clock.now() });
+  function audit(trx: TenantTransaction, tenantId: string, actor: OrgActor, action: SecurityAction, meta: RequestMeta, metadata: Record<string, unknown>) {
+    return recordAuditEvent(trx, {
+      realm: 'user',
+      tenantId,
+      principalId: actor.type === 'user' ? actor.id : null,
+      actor: { type: actor.type, id: actor.id },
+      action,
+      ip: meta.ip,
+      userAgent: meta.userAgent,
+      requestId: meta.requestId ?? null,
+      metadata,
+      at: clock.now(),
+    });
   }
 
   /** Whether a locked invitation may still be used; the message says why not to the token holder. */
@@ -94,18 +105,17 @@ export function createInvitations(deps: InvitationDependencies) {
 
   return {
     /** Admins invite `admin` or `member`; only owners invite `owner`. The link goes out only if the invitation commits. */
-    async invite(context: OrgContext, input: { email: string; role: Role }, meta: RequestMeta): Promise<Omit<InvitationView, 'invited_by' | 'created_at' | 'status'>> {
+    async invite(scope: OrgScope, input: { email: string; role: Role }, meta: RequestMeta): Promise<Omit<InvitationView, 'invited_by' | 'created_at' | 'status'>> {
       const email = normalizeEmail(input.email);
       if (!email) throw httpErrors.invalid_request('Enter a valid email address');
-      if (input.role === 'owner' && !roleAllows(context.role, context.plan, 'owners:manage')) throw tenancyErrors.forbidden('Only owners may invite owners');
       const existingUserId = await repo.findUserIdByEmail(db, email);
       const id = randomUUID();
-      const token = `${context.tenantId}.${generateSecretToken()}`;
       const now = clock.now();
       const expiresAt = new Date(now.getTime() + INVITATION_TTL_MS);
-      await withTenant(db, context.tenantId, async (trx) => {
-        // Invitations to one org are decided one at a time, so two at once cannot both find no pending one.
-        await lockTenant(trx, context.tenantId);
+      // Locked: invitations to one org are decided one at a time, so two at once cannot both find no pending one.
+      await scope(async (trx, context) => {
+        if (input.role === 'owner' && !roleAllows(context.role, context.plan, 'owners:manage')) throw tenancyErrors.forbidden('Only owners may invite owners');
+        const token = `${context.tenantId}.${generateSecretToken()}`;
         if (existingUserId && (await findMembership(trx, context.tenantId, existingUserId))) throw tenancyErrors.already_member();
         if (await repo.hasPendingInvitation(trx, context.tenantId, email, now)) throw tenancyErrors.invitation_pending();
         await repo.insertInvitation(trx, {
@@ -126,28 +136,28 @@ export function createInvitations(deps: InvitationDependencies) {
           subject: `You are invited to join ${orgName}`,
           text: `You have been invited to join "${orgName}" as ${input.role}. Accept within 7 days, signed in with this email address:\n\n${link}\n\nIf you did not expect this, ignore this message.`,
         });
-        await audit(trx, context.tenantId, context.actor.id, 'invitation.sent', meta, { invitation_id: id, email, role: input.role });
-      });
+        await audit(trx, context.tenantId, context.actor, 'invitation.sent', meta, { invitation_id: id, email, role: input.role });
+      }, { lock: true });
       return { id, email, role: input.role, expires_at: expiresAt.toISOString() };
     },
 
-    async list(context: OrgContext): Promise<InvitationView[]> {
-      const rows = await withTenant(db, context.tenantId, (trx) => repo.listInvitations(trx, context.tenantId));
+    async list(scope: OrgScope): Promise<InvitationView[]> {
+      const rows = await scope((trx, context) => repo.listInvitations(trx, context.tenantId));
       const now = clock.now();
       return rows.map((row) => viewOf(row, now));
     },
 
     /** Revokes a pending invitation; revoking twice is harmless. Revoking an owner invitation takes an owner. */
-    async revoke(context: OrgContext, invitationId: string, meta: RequestMeta): Promise<void> {
-      await withTenant(db, context.tenantId, async (trx) => {
+    async revoke(scope: OrgScope, invitationId: string, meta: RequestMeta): Promise<void> {
+      await scope(async (trx, context) => {
         const invitation = await repo.lockInvitationById(trx, context.tenantId, invitationId);
         if (!invitation) throw tenancyErrors.not_found('No such invitation');
         if (invitation.role === 'owner' && !roleAllows(context.role, context.plan, 'owners:manage')) throw tenancyErrors.forbidden('Only owners may revoke an invitation to become owner');
         if (invitation.accepted_at) throw tenancyErrors.invitation_accepted();
         if (invitation.revoked_at) return;
         await repo.markRevoked(trx, context.tenantId, invitationId, clock.now());
-        await audit(trx, context.tenantId, context.actor.id, 'invitation.revoked', meta, { invitation_id: invitationId, email: invitation.email, role: invitation.role });
-      });
+        await audit(trx, context.tenantId, context.actor, 'invitation.revoked', meta, { invitation_id: invitationId, email: invitation.email, role: invitation.role });
+      }, { lock: true });
     },
 
     /**
@@ -164,11 +174,12 @@ export function createInvitations(deps: InvitationDependencies) {
       if (!account) throw tenancyErrors.forbidden('This invitation was sent to a different email address');
       if (!account.verified) throw tenancyErrors.email_not_verified();
       return withTenant(db, tenantId, async (trx) => {
+        // Taken first, as by every role change: the inviter's role read below cannot go stale before this commits.
+        const org = await lockTenant(trx, tenantId);
         const now = clock.now();
         const invitation = assertUsable(await repo.lockInvitationByHash(trx, tenantId, hashSecretToken(deps.tokenHashKey, token)), now);
         if (invitation.email !== account.email) throw tenancyErrors.forbidden('This invitation was sent to a different email address');
         if (await findMembership(trx, tenantId, principal.id)) throw tenancyErrors.already_member('You are already a member of this organization');
-        const org = await findTenant(trx, tenantId);
         if (!org) throw tenancyErrors.invalid_token();
         // The invitation carries its sender's authority: void once they left or may no longer invite that role.
         const inviter = await findMembership(trx, tenantId, invitation.invited_by);
@@ -177,7 +188,7 @@ export function createInvitations(deps: InvitationDependencies) {
         if (!inviterMay) throw tenancyErrors.invalid_token('This invitation is no longer valid: ask the organization for a new one');
         await insertMembership(trx, tenantId, principal.id, invitation.role);
         await repo.markAccepted(trx, tenantId, invitation.invitation_id, principal.id, now);
-        await audit(trx, tenantId, principal.id, 'invitation.accepted', meta, { invitation_id: invitation.invitation_id, role: invitation.role });
+        await audit(trx, tenantId, { type: 'user', id: principal.id }, 'invitation.accepted', meta, { invitation_id: invitation.invitation_id, role: invitation.role });
         return { org: { id: org.tenant_id, name: org.name }, role: invitation.role };
       });
     },

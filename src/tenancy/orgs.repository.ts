@@ -30,6 +30,20 @@ export async function findMembership(trx: TenantTransaction, tenantId: string, u
   return trx.selectFrom('memberships').select(['user_id', 'role']).where('tenant_id', '=', tenantId).where('user_id', '=', userId).executeTakeFirst();
 }
 
+/** The org row and the user's role in it (null when not a member). */
+export type Standing = TenantRow & { role: Role | null };
+
+/** The caller's standing in one statement: the org row joined with their membership. */
+export async function readStanding(trx: TenantTransaction, tenantId: string, userId: string): Promise<Standing | undefined> {
+  return trx
+    .selectFrom('tenants as t')
+    .leftJoin('memberships as m', (join) => join.onRef('m.tenant_id', '=', 't.tenant_id').on('m.user_id', '=', userId))
+    .selectAll('t')
+    .select('m.role')
+    .where('t.tenant_id', '=', tenantId)
+    .executeTakeFirst();
+}
+
 export async function listMemberships(trx: TenantTransaction, tenantId: string) {
   return trx.selectFrom('memberships').select(['user_id', 'role', 'created_at']).where('tenant_id', '=', tenantId).orderBy('created_at').execute();
 }
@@ -75,15 +89,4 @@ export async function describeUsers(db: Kysely<DB>, userIds: string[]) {
     .select(['u.id', 'u.email', 'u.name', 'f.confirmed_at'])
     .where('u.id', 'in', userIds)
     .execute();
-}
-
-/** Whether the user has confirmed TOTP; the MFA policy asks on every org request. */
-export async function hasConfirmedMfa(db: Kysely<DB>, userId: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('totp_factors')
-    .select('confirmed_at')
-    .where('realm', '=', 'user')
-    .where('principal_id', '=', userId)
-    .executeTakeFirst();
-  return Boolean(row?.confirmed_at);
 }

@@ -3,16 +3,17 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { principalOf } from '../identity/index.js';
 import { errorResponses, requestMeta } from '../platform/http/index.js';
-import { authorize } from './org-context.js';
+import type { OrgScopes } from './org-context.js';
 import type { Orgs } from './orgs.service.js';
 import { OrgParams, RoleSchema } from './tenancy.schemas.js';
 
 export interface OrgRouteDependencies {
   orgs: Orgs;
   requireUser: (request: FastifyRequest) => Promise<void>;
-  resolveOrg: (request: FastifyRequest) => Promise<void>;
-  /** For the routes an org API key may call too (authorize then checks the key's scopes). */
-  requireUserOrKey: (request: FastifyRequest) => Promise<void>;
+  /** Each route's work runs in an org scope, which checks the caller inside the work's own transaction. */
+  scopeOf: OrgScopes;
+  /** For the routes an org API key may call too: verifies a key, or authenticates a user (the scope then checks either). */
+  authenticateUserOrKey: (request: FastifyRequest) => Promise<void>;
 }
 
 const MfaPolicy = Type.Union([Type.Literal('none'), Type.Literal('owners'), Type.Literal('admins'), Type.Literal('all')]);
@@ -52,8 +53,8 @@ export async function orgRoutes(fastify: FastifyInstance, deps: OrgRouteDependen
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['organizations'];
   const security = [{ bearer: [] }];
-  const inOrg = { preHandler: [deps.requireUser, deps.resolveOrg] };
-  const { orgs } = deps;
+  const inOrg = { preHandler: deps.requireUser };
+  const { orgs, scopeOf } = deps;
 
   app.post(
     '/v1/orgs',
@@ -73,7 +74,7 @@ export async function orgRoutes(fastify: FastifyInstance, deps: OrgRouteDependen
   app.get(
     '/v1/orgs/:org',
     { ...inOrg, schema: { tags, security, summary: 'The organization and its settings', params: OrgParams, response: { 200: Org, ...errorResponses(401, 403, 404) } } },
-    async (request) => orgs.view(authorize(request, 'org:read')),
+    async (request) => orgs.view(scopeOf(request, 'org:read')),
   );
 
   app.patch(
@@ -83,18 +84,17 @@ export async function orgRoutes(fastify: FastifyInstance, deps: OrgRouteDependen
       schema: { tags, security, summary: 'Change settings (admins and owners); each change is audited with before and after', params: OrgParams, body: OrgSettings, response: { 200: Org, ...errorResponses(400, 401, 403, 404) } },
     },
     async (request) => {
-      const context = authorize(request, 'settings:update');
-      return orgs.updateSettings(context, { ...request.body, ...(request.body.name ? { name: request.body.name.trim() } : {}) }, requestMeta(request));
+      return orgs.updateSettings(scopeOf(request, 'settings:update'), { ...request.body, ...(request.body.name ? { name: request.body.name.trim() } : {}) }, requestMeta(request));
     },
   );
 
   app.get(
     '/v1/orgs/:org/members',
     {
-      preHandler: deps.requireUserOrKey,
+      preHandler: deps.authenticateUserOrKey,
       schema: { tags, security, summary: 'Members with their roles and MFA status', params: OrgParams, response: { 200: Type.Object({ data: Type.Array(Member), next_cursor: Type.Null() }), ...errorResponses(401, 403, 404) } },
     },
-    async (request) => ({ data: await orgs.listMembers(authorize(request, 'members:read')), next_cursor: null }),
+    async (request) => ({ data: await orgs.listMembers(scopeOf(request, 'members:read')), next_cursor: null }),
   );
 
   app.patch(
@@ -110,7 +110,7 @@ export async function orgRoutes(fastify: FastifyInstance, deps: OrgRouteDependen
         response: { 200: Type.Object({ user_id: Type.String(), role: RoleSchema }), ...errorResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => orgs.changeRole(authorize(request, 'members:update'), request.params.user_id, request.body.role, requestMeta(request)),
+    async (request) => orgs.changeRole(scopeOf(request, 'members:update'), request.params.user_id, request.body.role, requestMeta(request)),
   );
 
   app.delete(
@@ -120,7 +120,7 @@ export async function orgRoutes(fastify: FastifyInstance, deps: OrgRouteDependen
       schema: { tags, security, summary: 'Remove a member, or leave (your own id)', params: MemberParams, response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404, 409) } },
     },
     async (request, reply) => {
-      await orgs.removeMember(authorize(request, 'org:read'), request.params.user_id, requestMeta(request));
+      await orgs.removeMember(scopeOf(request, 'org:read'), request.params.user_id, requestMeta(request));
       return reply.status(204).send(null);
     },
   );

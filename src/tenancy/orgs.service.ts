@@ -6,7 +6,7 @@ import type { Principal } from '../identity/index.js';
 import type { Clock } from '../platform/clock.js';
 import { withTenant, withUser } from '../platform/db/index.js';
 import type { DB, TenantTransaction } from '../platform/db/index.js';
-import type { OrgContext } from './org-context.js';
+import type { OrgActor, OrgScope } from './org-context.js';
 import * as repo from './orgs.repository.js';
 import type { OrgSettings, TenantRow } from './orgs.repository.js';
 import { loosensMfa, rank, roleAllows } from './permissions.js';
@@ -45,14 +45,16 @@ const SETTING_KEYS = ['name', 'mfa_required_for', 'invite_only', 'retention_days
 export function createOrgs(deps: { db: Kysely<DB>; clock: Clock }) {
   const { db, clock } = deps;
 
-  function audit(trx: TenantTransaction, context: { tenantId: string; actorId: string }, action: SecurityAction, meta: RequestMeta, metadata: Record<string, unknown>) {
+  function audit(trx: TenantTransaction, context: { tenantId: string; actor: OrgActor }, action: SecurityAction, meta: RequestMeta, metadata: Record<string, unknown>) {
     return recordAuditEvent(trx, {
       realm: 'user',
       tenantId: context.tenantId,
-      principalId: context.actorId,
+      principalId: context.actor.type === 'user' ? context.actor.id : null,
+      actor: { type: context.actor.type, id: context.actor.id },
       action,
       ip: meta.ip,
       userAgent: meta.userAgent,
+      requestId: meta.requestId ?? null,
       metadata,
       at: clock.now(),
     });
@@ -65,9 +67,8 @@ export function createOrgs(deps: { db: Kysely<DB>; clock: Clock }) {
     return target;
   }
 
-  /** The org must keep an owner: refuses to take the role from the last one. */
+  /** The org must keep an owner: refuses to take the role from the last one. The caller's scope holds the org lock. */
   async function assertNotLastOwner(trx: TenantTransaction, tenantId: string): Promise<void> {
-    await repo.lockTenant(trx, tenantId);
     if ((await repo.countOwners(trx, tenantId)) <= 1) throw tenancyErrors.last_owner();
   }
 
@@ -77,17 +78,17 @@ export function createOrgs(deps: { db: Kysely<DB>; clock: Clock }) {
       await withTenant(db, tenantId, async (trx) => {
         await repo.insertTenant(trx, tenantId, name);
         await repo.insertMembership(trx, tenantId, principal.id, 'owner');
-        await audit(trx, { tenantId, actorId: principal.id }, 'org.created', meta, { name });
+        await audit(trx, { tenantId, actor: { type: 'user', id: principal.id } }, 'org.created', meta, { name });
       });
       return { id: tenantId, name };
     },
 
-    view: (context: OrgContext): OrgView => viewOf(context.org),
+    view: (scope: OrgScope): Promise<OrgView> => scope(async (_trx, context) => viewOf(context.org)),
 
-    async updateSettings(context: OrgContext, changes: OrgSettings, meta: RequestMeta): Promise<OrgView> {
-      return withTenant(db, context.tenantId, async (trx) => {
-        const before = await repo.lockTenant(trx, context.tenantId);
-        if (!before) throw tenancyErrors.not_found();
+    async updateSettings(scope: OrgScope, changes: OrgSettings, meta: RequestMeta): Promise<OrgView> {
+      return scope(async (trx, context) => {
+        // The org row as locked by the scope: settings changes are decided one at a time.
+        const before = context.org;
         const changed = SETTING_KEYS.filter((key) => changes[key] !== undefined && changes[key] !== before[key]);
         // Admins may tighten the MFA policy but not loosen it: loosening could exempt themselves.
         const loosening = changes.mfa_required_for !== undefined && loosensMfa(before.mfa_required_for, changes.mfa_required_for);
@@ -95,17 +96,17 @@ export function createOrgs(deps: { db: Kysely<DB>; clock: Clock }) {
         if (changed.length > 0) {
           const diff = Object.fromEntries(changed.map((key) => [key, changes[key]]));
           await repo.updateTenant(trx, context.tenantId, diff, clock.now());
-          await audit(trx, { tenantId: context.tenantId, actorId: context.actor.id }, 'org.settings_changed', meta, {
+          await audit(trx, { tenantId: context.tenantId, actor: context.actor }, 'org.settings_changed', meta, {
             before: Object.fromEntries(changed.map((key) => [key, before[key]])),
             after: diff,
           });
         }
         return viewOf((await repo.findTenant(trx, context.tenantId))!);
-      });
+      }, { lock: true });
     },
 
-    async listMembers(context: OrgContext) {
-      const memberships = await withTenant(db, context.tenantId, (trx) => repo.listMemberships(trx, context.tenantId));
+    async listMembers(scope: OrgScope) {
+      const memberships = await scope((trx, context) => repo.listMemberships(trx, context.tenantId));
       const users = new Map((await repo.describeUsers(db, memberships.map((m) => m.user_id))).map((user) => [user.id, user]));
       return memberships.map((membership) => {
         const user = users.get(membership.user_id);
@@ -123,26 +124,26 @@ export function createOrgs(deps: { db: Kysely<DB>; clock: Clock }) {
      * Changes a member's role. Only owners grant or take away `owner`; admins manage the roles
      * below; the last owner cannot be demoted. Takes effect on the member's next request.
      */
-    async changeRole(context: OrgContext, userId: string, role: Role, meta: RequestMeta): Promise<{ user_id: string; role: Role }> {
-      return withTenant(db, context.tenantId, async (trx) => {
+    async changeRole(scope: OrgScope, userId: string, role: Role, meta: RequestMeta): Promise<{ user_id: string; role: Role }> {
+      return scope(async (trx, context) => {
         const target = await targetOf(trx, context.tenantId, userId);
         if (target.role === role) return { user_id: userId, role };
         const touchesOwner = role === 'owner' || target.role === 'owner';
         if (touchesOwner && !roleAllows(context.role, context.plan, 'owners:manage')) throw tenancyErrors.forbidden('Only owners grant or remove the owner role');
         if (target.role === 'owner') await assertNotLastOwner(trx, context.tenantId);
         await repo.updateRole(trx, context.tenantId, userId, role, clock.now());
-        await audit(trx, { tenantId: context.tenantId, actorId: context.actor.id }, 'member.role_changed', meta, {
+        await audit(trx, { tenantId: context.tenantId, actor: context.actor }, 'member.role_changed', meta, {
           user_id: userId,
           before: target.role,
           after: role,
         });
         return { user_id: userId, role };
-      });
+      }, { lock: true });
     },
 
     /** Removes a member, or lets a member leave. Nobody removes someone above them; the last owner stays. */
-    async removeMember(context: OrgContext, userId: string, meta: RequestMeta): Promise<void> {
-      await withTenant(db, context.tenantId, async (trx) => {
+    async removeMember(scope: OrgScope, userId: string, meta: RequestMeta): Promise<void> {
+      await scope(async (trx, context) => {
         const target = await targetOf(trx, context.tenantId, userId);
         const leaving = userId === context.actor.id;
         if (!leaving) {
@@ -151,8 +152,8 @@ export function createOrgs(deps: { db: Kysely<DB>; clock: Clock }) {
         }
         if (target.role === 'owner') await assertNotLastOwner(trx, context.tenantId);
         await repo.deleteMembership(trx, context.tenantId, userId);
-        await audit(trx, { tenantId: context.tenantId, actorId: context.actor.id }, 'member.removed', meta, { user_id: userId, role: target.role, left: leaving });
-      });
+        await audit(trx, { tenantId: context.tenantId, actor: context.actor }, 'member.removed', meta, { user_id: userId, role: target.role, left: leaving });
+      }, { lock: true });
     },
 
     /** Orgs where `userId` is the only owner: their account must not go before someone else takes over. */

@@ -74,32 +74,39 @@ describe('API key attacks', () => {
     expect(counted.queries()).toBeGreaterThan(before);
   });
 
-  it('refuses guessed and forged keys that pass the checksum', async () => {
+  it('refuses guessed and forged keys that pass the checksum, with one answer that does not tell a known key id', async () => {
     const { id, admin } = await keys.org();
     const { key } = await keys.issue(admin, id, { scopes: ['members:read'] });
-    // A random key: no such key in this org, answered like any stranger to the org.
+    // A random key: no such key id in this org.
     const guessed = withChecksum(`rk_${Buffer.alloc(48, 9).toString('base64url')}`);
     const unknown = await keys.call(guessed, 'GET', `/v1/orgs/${id}/members`);
-    expect(unknown.statusCode).toBe(404);
-    expect(errorCode(unknown)).toBe('not_found');
     // A real key id with another secret: the id is not the credential.
     const body = Buffer.from(key.slice(3, 67), 'base64url');
     body.fill(1, 16);
     const forged = await keys.call(withChecksum(`rk_${body.toString('base64url')}`), 'GET', `/v1/orgs/${id}/members`);
-    expect(forged.statusCode).toBe(401);
-    expect(errorCode(forged)).toBe('unauthenticated');
+    // Key ids are shown in lists and audit entries: whether one exists here must not be learnable.
+    const answer = (response: typeof forged) => {
+      const { request_id: _requestId, ...error } = response.json<{ error: Record<string, unknown> }>().error;
+      return { status: response.statusCode, error };
+    };
+    expect(answer(forged)).toEqual({ status: 401, error: { code: 'unauthenticated', message: expect.any(String) } });
+    expect(answer(unknown)).toEqual(answer(forged));
   });
 
-  it('keeps a key inside its own org: another org’s URL is 404 and shows nothing', async () => {
+  it('keeps a key inside its own org: another org’s URL answers as for an org that does not exist, and shows nothing', async () => {
     const first = await keys.org();
     const second = await keys.org();
     const { key } = await keys.issue(first.owner, first.id, { scopes: ['members:read'] });
-    for (const url of [`/v1/orgs/${second.id}/members`, '/v1/orgs/00000000-0000-4000-8000-000000000000/members', '/v1/orgs/not-a-uuid/members']) {
+    // Another org holds no such key: the same 401 as any unknown key, whether or not the org exists.
+    for (const url of [`/v1/orgs/${second.id}/members`, '/v1/orgs/00000000-0000-4000-8000-000000000000/members']) {
       const response = await keys.call(key, 'GET', url);
-      expect(response.statusCode, url).toBe(404);
-      expect(errorCode(response)).toBe('not_found');
+      expect(response.statusCode, url).toBe(401);
+      expect(errorCode(response)).toBe('unauthenticated');
       expect(response.body).not.toContain(second.owner.id);
     }
+    const malformed = await keys.call(key, 'GET', '/v1/orgs/not-a-uuid/members');
+    expect(malformed.statusCode).toBe(404);
+    expect(errorCode(malformed)).toBe('not_found');
   });
 
   it('stops a key when its creator is demoted below its scopes or leaves the org', async () => {

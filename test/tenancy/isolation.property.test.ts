@@ -289,8 +289,8 @@ describe('tenant isolation (property)', () => {
           assertNothingOfB(call, url, response);
           // Whatever the answer, it must not tell B's org from one that does not exist.
           expect(comparable(response), why).toEqual(comparable(twin));
-          // 404 for a stranger; 401 when A's key meets a route that takes people only (it never
-          // reaches the org lookup); 400 when the body fails the schema, checked before anything
+          // 404 for a stranger; 401 for A's key (B holds no such key, as no org does, and routes
+          // that take people only refuse keys before any lookup); 400 when the body fails the schema, checked before anything
           // else. Never 2xx, and never 403, which would say the org exists.
           const allowed = actorOf(call).role === 'api_key' ? [400, 401, 404] : [400, 404];
           expect(allowed, why).toContain(response.statusCode);

@@ -1,29 +1,102 @@
+import { createRootKeyProvider } from '../../crypto/kms.js';
 import { deriveKey } from '../../crypto/root-key.js';
 import { rotateSigningKey } from '../../crypto/signing-keys.js';
 import { SIGNING_KEY_REFRESH_MS } from '../../identity/index.js';
-import { UsageError } from '../verb.js';
-import type { DatabaseVerb } from '../verb.js';
+import { systemClock } from '../../platform/clock.js';
+import { JobQueue } from '../../platform/jobs/index.js';
+import { createLogger } from '../../platform/log/logger.js';
+import { createKeyring, listTenantsWithKeys, REWRAP_JOB, staleDataKeys } from '../../vault/index.js';
+import { UsageError, VerbError } from '../verb.js';
+import type { DatabaseContext, DatabaseVerb } from '../verb.js';
 
-type KeysResult = { purpose: string; kid: string; retired: string[]; dropped: boolean };
+type KeysResult =
+  | { purpose: 'access-token'; kid: string; retired: string[]; dropped: boolean }
+  | { purpose: 'tenant-kek'; rotated: Array<{ tenant: string; version: number }> }
+  | { purpose: 'rewrap'; job: number | null; stale: Array<{ tenant: string; stale: number }> };
 
-/** `rampart keys rotate`: a new access-token signing key; the previous one stays in the JWKS. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function tenantOption(input: DatabaseContext['input']): string | null {
+  const tenant = input.options.tenant;
+  if (tenant === undefined) return null;
+  if (typeof tenant !== 'string' || !UUID.test(tenant)) throw new UsageError('keys: --tenant takes an organization id (a UUID)');
+  return tenant;
+}
+
+async function rotateTenantKeys({ database, config, rootKey, input }: DatabaseContext): Promise<KeysResult> {
+  const tenant = tenantOption(input);
+  const keyring = createKeyring({ provider: createRootKeyProvider(config.vault.kms, rootKey), rootKey, clock: systemClock });
+  const tenants = tenant ? [tenant] : await listTenantsWithKeys(database.db);
+  const rotated = [];
+  for (const id of tenants) {
+    try {
+      rotated.push({ tenant: id, version: await keyring.rotateTenantKey(database.db, id) });
+    } catch (error) {
+      // An unknown org fails the foreign key; say so instead of printing the database's words.
+      if ((error as { code?: string }).code === '23503') throw new VerbError(`keys: no organization ${id}`);
+      throw error;
+    }
+  }
+  return { purpose: 'tenant-kek', rotated };
+}
+
+async function rewrap({ database, config, input }: DatabaseContext): Promise<KeysResult> {
+  const tenant = tenantOption(input);
+  const stale = (await staleDataKeys(database.db, tenant)).map(({ tenantId, stale: count }) => ({ tenant: tenantId, stale: count }));
+  if (input.options.status === true || stale.length === 0) return { purpose: 'rewrap', job: null, stale };
+  // The server's worker runs it; this only needs to put it on the durable queue.
+  const queue = new JobQueue({ db: database.db, clock: systemClock, logger: createLogger('silent'), config: config.jobs });
+  const job = await queue.enqueue(database.db, REWRAP_JOB, { tenant_id: tenant });
+  return { purpose: 'rewrap', job, stale };
+}
+
+/**
+ * `rampart keys rotate`: a new access-token signing key (the previous one stays in the JWKS);
+ * `rampart keys rotate --tenant ID|--all`: a new key-encryption key version for vault tenants;
+ * `rampart keys rewrap`: a background job moving data keys under the newest tenant keys.
+ */
 export const keysVerb: DatabaseVerb<KeysResult> = {
   name: 'keys',
-  summary: 'Rotate the access-token signing key (rampart keys rotate)',
-  usage: 'rampart keys rotate [--drop-previous]',
+  summary: 'Rotate the signing key or tenant encryption keys; rewrap data keys (rampart keys rotate|rewrap)',
+  usage: 'rampart keys rotate [--signing] [--drop-previous] | rampart keys rotate --tenant <id>|--all | rampart keys rewrap [--tenant <id>] [--status]',
   access: 'shared',
   needsCurrentSchema: true,
   maxPositionals: 1,
   options: {
-    'drop-previous': { type: 'boolean', description: '--drop-previous  stop trusting the previous key at once (it may be compromised); signs everybody out' },
+    signing: { type: 'boolean', description: '--signing  rotate the access-token signing key (what rotate does without --tenant or --all)' },
+    'drop-previous': { type: 'boolean', description: '--drop-previous  stop trusting the previous signing key at once (it may be compromised); signs everybody out' },
+    tenant: { type: 'string', description: '--tenant <id>  the organization whose vault key to rotate or rewrap' },
+    all: { type: 'boolean', description: '--all  rotate the vault key of every organization that has one' },
+    status: { type: 'boolean', description: '--status  with rewrap: show the data keys still under an older tenant key, enqueue nothing' },
   },
-  async run({ database, input, rootKey }) {
-    if (input.positionals[0] !== 'rotate') throw new UsageError('keys: say what to do, e.g. rampart keys rotate');
+  async run(context) {
+    const { input, database, rootKey } = context;
+    const action = input.positionals[0];
+    if (action === 'rewrap') return rewrap(context);
+    if (action !== 'rotate') throw new UsageError('keys: say what to do, e.g. rampart keys rotate');
+    const vaultScope = input.options.tenant !== undefined || input.options.all === true;
+    if (vaultScope && input.options.signing === true) throw new UsageError('keys: rotate either --signing or --tenant/--all, not both');
+    if (input.options.tenant !== undefined && input.options.all === true) throw new UsageError('keys: give --tenant <id> or --all, not both');
+    if (vaultScope) return rotateTenantKeys(context);
     const dropPrevious = input.options['drop-previous'] === true;
     const result = await rotateSigningKey(database.db, deriveKey(rootKey, 'signing-keys'), 'access-token', new Date(), { dropPrevious });
     return { purpose: 'access-token', dropped: dropPrevious, ...result };
   },
-  render({ kid, retired, dropped }) {
+  render(result) {
+    if (result.purpose === 'tenant-kek') {
+      if (result.rotated.length === 0) return 'No organization has a vault key yet; nothing to rotate.';
+      return [
+        ...result.rotated.map(({ tenant, version }) => `Organization ${tenant}: new key version ${version}; new data keys are wrapped by it.`),
+        'Existing data keys stay readable under their older version; run `rampart keys rewrap` to move them.',
+      ].join('\n');
+    }
+    if (result.purpose === 'rewrap') {
+      const waiting = result.stale.reduce((sum, { stale }) => sum + stale, 0);
+      if (waiting === 0) return 'Every data key is wrapped by its organization\'s newest key; nothing to rewrap.';
+      const where = `${waiting} data key(s) in ${result.stale.length} organization(s) are under an older key`;
+      return result.job === null ? `${where}.` : `${where}; rewrap job ${result.job} enqueued (progress: rampart keys rewrap --status, and the server log).`;
+    }
+    const { kid, retired, dropped } = result;
     const seconds = SIGNING_KEY_REFRESH_MS / 1000;
     const previous = retired.join(', ');
     return [

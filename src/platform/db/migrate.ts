@@ -46,10 +46,12 @@ export async function readMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
 /**
  * Applies pending migrations, each in its own transaction, under a session advisory lock so that
  * several nodes starting at once apply each migration exactly once. A migration that was changed
- * after it was applied stops the run: the database no longer matches the files.
+ * after it was applied stops the run: the database no longer matches the files. `untilVersion`
+ * stops after that version.
  */
-export async function migrate(db: Kysely<DB>, onProgress?: MigrationProgress, dir = MIGRATIONS_DIR): Promise<Migration[]> {
-  const migrations = await readMigrations(dir);
+export async function migrate(db: Kysely<DB>, onProgress?: MigrationProgress, dir = MIGRATIONS_DIR, untilVersion = Infinity): Promise<Migration[]> {
+  // A restore stops at the backup's version; the server applies the rest when it starts.
+  const migrations = (await readMigrations(dir)).filter((m) => m.version <= untilVersion);
   return db.connection().execute(async (connection) => {
     await sql`select pg_advisory_lock(${MIGRATION_LOCK_ID})`.execute(connection);
     try {

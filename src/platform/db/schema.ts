@@ -26,6 +26,15 @@ export interface DB {
   one_time_tokens: OneTimeTokensTable;
   external_identities: ExternalIdentitiesTable;
   security_events: SecurityEventsTable;
+  backup_drills: BackupDrillsTable;
+  tenant_keys: TenantKeysTable;
+  data_keys: DataKeysTable;
+  erasure_ledger: ErasureLedgerTable;
+  vault_records: VaultRecordsTable;
+  vault_files: VaultFilesTable;
+  audit_heads: AuditHeadsTable;
+  audit_entries: AuditEntriesTable;
+  audit_checkpoints: AuditCheckpointsTable;
 }
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
@@ -214,6 +223,16 @@ export interface ExternalIdentitiesTable {
   created_at: CreatedAt;
 }
 
+export interface BackupDrillsTable {
+  id: string;
+  backup_id: string;
+  started_at: Date;
+  duration_ms: number;
+  backup_age_seconds: number | null;
+  outcome: 'passed' | 'failed';
+  details: ColumnType<unknown, string | undefined, string>;
+}
+
 export interface SecurityEventsTable {
   id: Generated<number>;
   realm: Realm;
@@ -223,6 +242,105 @@ export interface SecurityEventsTable {
   user_agent: string | null;
   metadata: ColumnType<unknown, string | undefined, string>;
   at: Date;
+}
+
+/** The head of one audit chain (migrations/0004_audit.sql); appends lock it FOR UPDATE. */
+export interface AuditHeadsTable {
+  tenant_id: string;
+  /** The next seq: entries 0..size-1 exist (those below archived_size were archived). */
+  size: Generated<number>;
+  head_hash: Generated<Buffer>;
+  frontier: Generated<Buffer[]>;
+  archived_size: Generated<number>;
+  archived_prev_hash: Generated<Buffer>;
+  archived_frontier: Generated<Buffer[]>;
+  updated_at: Generated<Date>;
+}
+
+export type AuditActorType = 'user' | 'api_key' | 'platform' | 'system';
+
+export interface AuditEntriesTable {
+  tenant_id: string;
+  seq: number;
+  id: string;
+  at: Date;
+  action: string;
+  actor_type: AuditActorType;
+  actor_id: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  request_id: string | null;
+  metadata: ColumnType<unknown, string, never>;
+  /** Personal fields (ip, user agent, personal metadata) as stored bytes; see src/audit/canonical.ts. */
+  personal: Buffer | null;
+  subject_id: string | null;
+  prev_hash: Buffer;
+  hash: Buffer;
+  /** tree_nodes[L-1] = the Merkle node of height L completed by this leaf. */
+  tree_nodes: Buffer[];
+}
+
+export interface AuditCheckpointsTable {
+  tenant_id: string;
+  size: number;
+  root: Buffer;
+  at: Date;
+  signature: Buffer;
+  key_id: string;
+}
+
+/** A tenant key-encryption key, wrapped by the root key provider named in `provider`. */
+export interface TenantKeysTable {
+  tenant_id: string;
+  version: number;
+  provider: string;
+  wrapped_key: Buffer;
+  created_at: CreatedAt;
+  retired_at: Date | null;
+}
+
+/** A data key wrapped by its tenant's KEK `kek_version`; `subject_index` null is the tenant's own. */
+export interface DataKeysTable {
+  tenant_id: string;
+  key_id: string;
+  subject_index: Buffer | null;
+  kek_version: number;
+  wrapped_key: Buffer;
+  created_at: CreatedAt;
+  destroyed_at: Date | null;
+}
+
+export interface ErasureLedgerTable {
+  tenant_id: string;
+  entry_id: string;
+  subject_index: Buffer;
+  request_id: string | null;
+  at: Date;
+}
+
+export interface VaultRecordsTable {
+  tenant_id: string;
+  collection: string;
+  record_key: string;
+  data_key_id: string;
+  data_sealed: Buffer;
+  subject_index: Buffer | null;
+  subject_sealed: Buffer | null;
+  category: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface VaultFilesTable {
+  tenant_id: string;
+  file_key: string;
+  blob_id: string;
+  data_key_id: string;
+  size_bytes: number;
+  content_type: string;
+  subject_index: Buffer | null;
+  created_at: Date;
+  updated_at: Date;
 }
 
 /** Tables that belong to the instance, not to a tenant. Every other table must be tenant-owned. */
@@ -241,4 +359,5 @@ export const GLOBAL_TABLES = [
   'one_time_tokens',
   'external_identities',
   'security_events',
+  'backup_drills',
 ] as const;

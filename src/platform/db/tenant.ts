@@ -18,8 +18,8 @@ export async function withTenant<T>(db: Kysely<DB>, tenantId: string, work: (trx
   // Checked here because a malformed id would otherwise surface as a cast error inside the policy.
   if (!UUID.test(tenantId)) throw new TypeError('tenant id must be a UUID');
   return db.transaction().execute(async (trx) => {
-    await sql`select set_config('rampart.tenant_id', ${tenantId}, true)`.execute(trx);
-    await sql`set local role rampart_app`.execute(trx);
+    // One statement for both (set_config('role') is SET LOCAL ROLE): a round trip less on every tenant request.
+    await sql`select set_config('rampart.tenant_id', ${tenantId}, true), set_config('role', 'rampart_app', true)`.execute(trx);
     return work(trx as TenantTransaction);
   });
 }

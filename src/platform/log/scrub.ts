@@ -22,9 +22,9 @@ const STRING_PATTERNS: Array<[RegExp, string]> = [
   [/\brk_[A-Za-z0-9_-]+/g, 'rk_[redacted]'],
   // JWTs (three base64url segments, the first a JSON header).
   [/\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, '[jwt]'],
-  // Sensitive query-string or form parameters: ?token=...&password=...
+  // Sensitive query-string or form parameters: ?token=...&password=..., and ?subject_id= (a data subject is personal data).
   [
-    /([?&;](?:[a-z_]*(?:token|password|secret|key|code|email|state|nonce)[a-z_]*)=)[^&#\s"]*/gi,
+    /([?&;](?:[a-z_]*(?:token|password|secret|key|code|email|state|nonce|subject)[a-z_]*)=)[^&#\s"]*/gi,
     '$1[redacted]',
   ],
   // Credentials in connection URLs (postgres://user:pass@host).

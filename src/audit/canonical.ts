@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import type { AuditActorType } from '../platform/db/schema.js';
+
+/** prev_hash of a chain's first entry. */
+export const GENESIS_HASH: Buffer = Buffer.alloc(32);
+
+export interface AuditActor {
+  type: AuditActorType;
+  id: string | null;
+}
+
+export interface AuditTarget {
+  type: string;
+  id: string;
+}
+
+/** An entry as it is hashed: exactly what `audit_entries` stores, minus the hash and tree nodes. */
+export interface ChainedEntry {
+  tenantId: string;
+  seq: number;
+  id: string;
+  at: Date;
+  action: string;
+  actor: AuditActor;
+  target: AuditTarget | null;
+  requestId: string | null;
+  /** Plain JSON (see `toStoredJson`): what jsonb gives back is what was hashed. */
+  metadata: Record<string, unknown>;
+  /** The stored bytes of the personal fields; the hash covers these bytes, whatever they encode. */
+  personal: Buffer | null;
+  subjectId: string | null;
+  prevHash: Buffer;
+}
+
+/** RFC 8785 canonical JSON of `value`, as UTF-8. */
+export function canonicalJson(value: unknown): Buffer {
+  const text = canonicalize(value);
+  if (text === undefined) throw new TypeError('value has no JSON form');
+  return Buffer.from(text, 'utf8');
+}
+
+/**
+ * The value as JSON gives it back (dates as strings, undefined fields dropped), so that the
+ * metadata hashed at append is the metadata jsonb returns at verification.
+ */
+export function toStoredJson(value: Record<string, unknown>): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
+}
+
+/**
+ * The canonical bytes an entry's hash covers. Personal data enters only as its stored bytes, so
+ * encrypting it per data subject (or erasing the key) changes nothing here.
+ */
+export function canonicalEntry(entry: ChainedEntry): Buffer {
+  return canonicalJson({
+    tenant: entry.tenantId,
+    seq: entry.seq,
+    id: entry.id,
+    at: entry.at.toISOString(),
+    action: entry.action,
+    actor: { type: entry.actor.type, id: entry.actor.id },
+    target: entry.target ? { type: entry.target.type, id: entry.target.id } : null,
+    request_id: entry.requestId,
+    metadata: entry.metadata,
+    personal: entry.personal ? entry.personal.toString('base64') : null,
+    subject_id: entry.subjectId,
+    prev_hash: entry.prevHash.toString('hex'),
+  });
+}
+
+/** SHA-256 of the canonical entry: the chain link and the Merkle leaf's input. */
+export function entryHash(entry: ChainedEntry): Buffer {
+  return createHash('sha256').update(canonicalEntry(entry)).digest();
+}
+
+/**
+ * The stored form of the personal fields (ip, user agent, personal metadata): canonical JSON
+ * today, ciphertext under the data subject's key once the vault lands. Null when there is none.
+ */
+export function encodePersonal(fields: Record<string, unknown>): Buffer | null {
+  const present = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined && value !== null));
+  return Object.keys(present).length > 0 ? canonicalJson(toStoredJson(present)) : null;
+}
+
+/** The personal fields of an entry, for display. */
+export function decodePersonal(personal: Buffer | null): Record<string, unknown> {
+  return personal ? (JSON.parse(personal.toString('utf8')) as Record<string, unknown>) : {};
+}

@@ -1,0 +1,181 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import { deriveKey } from '../crypto/root-key.js';
+import type { Clock } from '../platform/clock.js';
+import type { Database } from '../platform/db/index.js';
+import { verifyBackup } from './backup-reader.js';
+import type { VerifyReport } from './backup-reader.js';
+import { backupTime, completePath, isBackupId, listBackupIds, removeBackup, removeStalePartials } from './backup-store.js';
+import type { BackupTarget } from './backup-store.js';
+import { createBackup } from './create-backup.js';
+import type { CreateBackupInput, CreatedBackup } from './create-backup.js';
+import { runDrill } from './drill.js';
+import { listDrills } from './drills.repository.js';
+import type { DrillRow } from './drills.repository.js';
+import { MANIFEST_FILE } from './manifest.js';
+import type { Manifest } from './manifest.js';
+import { planRetention } from './retention.js';
+import { restoreBackup, RestoreRefusedError } from './restore-backup.js';
+import type { ErasureReplay, RestoreResult, RestoreTarget } from './restore-backup.js';
+
+/** An operator's mistake about which backup (unknown id, nowhere to be found); the message says which. */
+export class BackupNotFoundError extends Error {
+  override readonly name = 'BackupNotFoundError';
+}
+
+/** What a backup-related action tells the audit log (wired to the audit module by app.ts). */
+export interface BackupAuditEvent {
+  action: 'backup.created' | 'backup.pruned' | 'backup.drill_completed';
+  at: Date;
+  metadata: Record<string, string | number | boolean | null | string[]>;
+}
+
+export type BackupAuditor = (event: BackupAuditEvent) => Promise<void>;
+
+export interface BackupServiceDependencies {
+  config: Config;
+  database: Database;
+  rootKey: Buffer;
+  clock: Clock;
+  audit?: BackupAuditor;
+  replayErasures?: ErasureReplay;
+}
+
+export type BackupListing = {
+  id: string;
+  created_at: string;
+  engine: string;
+  tables: number;
+  rows: number;
+  bytes: number;
+  /** Targets holding a complete copy. */
+  targets: string[];
+};
+
+type Progress = (done: number, total: number, detail: string) => void;
+
+/** How long a partial backup may sit before pruning decides its writer died. */
+const STALE_PARTIAL_MS = 24 * 3_600_000;
+
+/** Backups of this instance: create, list, verify, restore, drill, prune. */
+export function createBackupService(deps: BackupServiceDependencies) {
+  const { config, database, clock } = deps;
+  const backupKey = deriveKey(deps.rootKey, 'backup');
+  const targets: BackupTarget[] = [
+    { name: 'local', dir: config.backup.dir },
+    ...config.backup.offsiteDirs.map((dir, index) => ({ name: `offsite:${index + 1}`, dir })),
+  ];
+  const local = targets[0]!;
+
+  async function holders(id: string): Promise<BackupTarget[]> {
+    const found: BackupTarget[] = [];
+    for (const target of targets) {
+      if (await stat(join(completePath(target, id), MANIFEST_FILE)).catch(() => null)) found.push(target);
+    }
+    return found;
+  }
+
+  /** The folder to read a backup from: the local copy, else an off-site one (the local disk may be gone). */
+  async function locate(id: string): Promise<string> {
+    if (!isBackupId(id)) throw new BackupNotFoundError(`"${id.slice(0, 64)}" is not a backup id (see rampart backup list)`);
+    const [first] = await holders(id);
+    if (!first) throw new BackupNotFoundError(`No target holds a complete backup ${id}`);
+    return completePath(first, id);
+  }
+
+  return {
+    targets: targets.map((target) => ({ ...target })),
+
+    async create(onProgress?: CreateBackupInput['onProgress']): Promise<CreatedBackup> {
+      const created = await createBackup({
+        database,
+        keys: { backupKey, signingSealKey: deriveKey(deps.rootKey, 'signing-keys') },
+        targets,
+        env: config.env,
+        now: clock.now(),
+        ...(onProgress ? { onProgress } : {}),
+      });
+      await deps.audit?.({ action: 'backup.created', at: clock.now(), metadata: { backup_id: created.id, tables: created.tables, rows: created.rows, bytes: created.bytes, targets: targets.map((t) => t.name) } });
+      return created;
+    },
+
+    /** Complete local backups, oldest first, with the off-site targets that also hold them. */
+    async list(): Promise<BackupListing[]> {
+      const listings: BackupListing[] = [];
+      for (const id of await listBackupIds(local)) {
+        const manifest = JSON.parse(await readFile(join(completePath(local, id), MANIFEST_FILE), 'utf8')) as Manifest;
+        listings.push({
+          id,
+          created_at: manifest.created_at,
+          engine: manifest.source.engine,
+          tables: manifest.tables.length,
+          rows: manifest.tables.reduce((sum, table) => sum + table.rows, 0),
+          bytes: manifest.tables.reduce((sum, table) => sum + table.bytes, 0),
+          targets: (await holders(id)).map((target) => target.name),
+        });
+      }
+      return listings;
+    },
+
+    async verify(id: string, onProgress?: Progress): Promise<VerifyReport> {
+      return verifyBackup(await locate(id), id, backupKey, onProgress);
+    },
+
+    /**
+     * Restores into an empty target. A production backup goes into a non-production instance only
+     * with `overrideReason` (no production data in staging by accident); the caller logs the reason.
+     */
+    async restore(id: string, into: RestoreTarget, options: { overrideReason?: string; onProgress?: Progress } = {}): Promise<RestoreResult> {
+      const dir = await locate(id);
+      const source = (JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as Manifest).source;
+      if (source.env === 'production' && config.env !== 'production' && !options.overrideReason) {
+        throw new RestoreRefusedError(`Backup ${id} holds production data and this instance is ${config.env}; pass --override-env "<reason>" if that is intended (the reason is logged)`);
+      }
+      return restoreBackup({
+        dir,
+        id,
+        backupKey,
+        into,
+        ...(deps.replayErasures ? { replayErasures: deps.replayErasures } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
+    },
+
+    async drill(onProgress?: Progress): Promise<DrillRow> {
+      const drill = await runDrill({
+        db: database.db,
+        backupKey,
+        target: local,
+        databaseUrl: config.databaseUrl,
+        now: clock.now(),
+        ...(deps.replayErasures ? { replayErasures: deps.replayErasures } : {}),
+        ...(onProgress ? { onProgress } : {}),
+      });
+      await deps.audit?.({
+        action: 'backup.drill_completed',
+        at: clock.now(),
+        metadata: { drill_id: drill.id, backup_id: drill.backup_id, outcome: drill.outcome, duration_ms: drill.duration_ms },
+      });
+      return drill;
+    },
+
+    async drills(limit: number): Promise<DrillRow[]> {
+      return listDrills(database.db, limit);
+    },
+
+    /** Applies the retention policy on every target; idempotent. */
+    async prune(): Promise<{ kept: string[]; pruned: string[] }> {
+      const now = clock.now();
+      const ids = new Set<string>();
+      for (const target of targets) for (const id of await listBackupIds(target)) ids.add(id);
+      const plan = planRetention([...ids].map((id) => ({ id, createdAt: backupTime(id) })), now, config.backup);
+      for (const id of plan.prune) for (const target of targets) await removeBackup(target, id);
+      for (const target of targets) await removeStalePartials(target, new Date(now.getTime() - STALE_PARTIAL_MS));
+      if (plan.prune.length > 0) await deps.audit?.({ action: 'backup.pruned', at: now, metadata: { pruned: plan.prune, kept: plan.keep.length } });
+      return { kept: plan.keep, pruned: plan.prune };
+    },
+  };
+}
+
+export type BackupService = ReturnType<typeof createBackupService>;

@@ -1,0 +1,125 @@
+import { BackupIntegrityError, BackupNotFoundError, createBackupService, describeProblem, parseRestoreTarget, RestoreRefusedError } from '../../backup/index.js';
+import { systemClock } from '../../platform/clock.js';
+import { plural } from '../format.js';
+import { UsageError, VerbError } from '../verb.js';
+import type { DatabaseContext, DatabaseVerb, Json, ProgressBar } from '../verb.js';
+
+const ACTIONS = ['create', 'list', 'verify', 'restore', 'drill', 'prune'] as const;
+type Action = (typeof ACTIONS)[number];
+
+type BackupResult = { action: Action } & { [key: string]: Json };
+
+/** `rampart backup create|list|verify ID|restore ID --into X|drill|prune`. */
+export const backupVerb: DatabaseVerb<BackupResult> = {
+  name: 'backup',
+  summary: 'Encrypted backups: create, list, verify, restore, drill, prune',
+  usage: 'rampart backup create | list | verify <id> | restore <id> --into <DATABASE_URL | empty folder> [--override-env <reason>] | drill | prune',
+  access: 'shared',
+  needsCurrentSchema: true,
+  maxPositionals: 2,
+  options: {
+    into: { type: 'string', description: '--into <target>  restore into this empty PostgreSQL database (postgres://...) or new data folder' },
+    'override-env': { type: 'string', description: '--override-env <reason>  restore a production backup into a non-production instance; the reason is logged' },
+  },
+  async run(context) {
+    const [action, id] = context.input.positionals;
+    if (!ACTIONS.includes(action as Action)) throw new UsageError(`backup: say what to do: ${ACTIONS.join(', ')}`);
+    try {
+      return await runAction(action as Action, id, context);
+    } catch (error) {
+      // Operator-facing refusals and integrity failures are one line they can act on.
+      if (error instanceof BackupIntegrityError || error instanceof RestoreRefusedError || error instanceof BackupNotFoundError) throw new VerbError(error.message);
+      throw error;
+    }
+  },
+  render(result) {
+    switch (result.action) {
+      case 'create':
+        return `Backup ${String(result.id)}: ${plural(Number(result.rows), 'row')} in ${plural(Number(result.tables), 'table')}, ${String(result.bytes)} bytes, verified on ${(result.targets as string[]).join(', ')}.`;
+      case 'list': {
+        const backups = result.backups as Array<Record<string, Json>>;
+        if (backups.length === 0) return 'No complete backup yet (rampart backup create).';
+        return backups.map((b) => `${String(b.id)}  ${String(b.engine)}  ${plural(Number(b.rows), 'row')}  ${String(b.bytes)} B  on ${(b.targets as string[]).join(', ')}`).join('\n');
+      }
+      case 'verify':
+        return result.ok ? `Backup ${String(result.id)} verified: signature, hashes and every chunk's tag (${plural(Number(result.rows), 'row')}).` : `Backup ${String(result.id)} FAILED verification:\n${(result.problems as string[]).map((p) => `  ${p}`).join('\n')}`;
+      case 'restore':
+        return [
+          `Restored backup ${String(result.id)}: ${plural(Number(result.rows), 'row')} in ${plural(Number(result.tables), 'table')}, schema version ${String(result.schema_version)}; row counts match the manifest.`,
+          result.audit_heads_match === null ? 'The backup has no audit log.' : result.audit_heads_match ? 'Audit chain heads match the manifest.' : 'WARNING: audit chain heads differ from the manifest.',
+          result.erasures_replayed === null ? 'Erasure ledger not replayed: the vault module provides no replay yet (see docs/operations.md).' : `Replayed ${plural(Number(result.erasures_replayed), 'erasure')}.`,
+          'Start Rampart on it with the same root key (RAMPART_ROOT_KEY or RAMPART_ROOT_KEY_FILE); it applies any newer migrations.',
+        ].join('\n');
+      case 'drill':
+        return result.outcome === 'passed'
+          ? `Drill passed: backup ${String(result.backup_id)} restored and verified in ${(Number(result.duration_ms) / 1000).toFixed(1)} s (backup age ${String(result.backup_age_seconds)} s).`
+          : `Drill FAILED: ${String((result.details as Record<string, Json>).error)}`;
+      case 'prune':
+        return `Kept ${plural((result.kept as string[]).length, 'backup')}; pruned ${plural((result.pruned as string[]).length, 'backup')}.`;
+    }
+  },
+};
+
+async function runAction(action: Action, id: string | undefined, context: DatabaseContext): Promise<BackupResult> {
+  const service = createBackupService({ config: context.config, database: context.database, rootKey: context.rootKey, clock: systemClock });
+  const needId = (): string => {
+    if (!id) throw new UsageError(`backup ${action}: name the backup, e.g. rampart backup ${action} <id> (see rampart backup list)`);
+    return id;
+  };
+  const bars: ProgressBar[] = [];
+  const progress = (label: string) => (done: number, total: number, detail: string) => {
+    if (bars.length === 0) bars.push(context.report.progress(label, total));
+    bars[0]!.update(done, detail);
+  };
+  try {
+    return await dispatch();
+  } finally {
+    for (const bar of bars) bar.stop();
+  }
+
+  async function dispatch(): Promise<BackupResult> {
+    switch (action) {
+      case 'create': {
+        const bars = new Map<string, ProgressBar>();
+        const created = await service.create((stage, done, total, detail) => {
+          let stageBar = bars.get(stage);
+          if (!stageBar) bars.set(stage, (stageBar = context.report.progress(stage === 'snapshot' ? 'Backing up tables' : 'Verifying targets', total)));
+          stageBar.update(done, detail);
+          if (done === total) stageBar.stop();
+        });
+        return { action, ...created };
+      }
+      case 'list':
+        return { action, backups: await service.list() };
+      case 'verify': {
+        const report = await service.verify(needId(), progress('Verifying'));
+        return { action, id: report.id, ok: report.ok, tables: report.tables, rows: report.rows, problems: report.problems.map(describeProblem) };
+      }
+      case 'restore': {
+        const into = context.input.options.into;
+        if (typeof into !== 'string' || into === '') throw new UsageError('backup restore: say where, with --into <DATABASE_URL | empty folder>');
+        const reason = context.input.options['override-env'];
+        if (typeof reason === 'string') context.report.note(`Environment guard overridden: ${reason}`);
+        const restored = await service.restore(needId(), parseRestoreTarget(into), {
+          ...(typeof reason === 'string' ? { overrideReason: reason } : {}),
+          onProgress: progress('Restoring tables'),
+        });
+        return {
+          action,
+          id: restored.id,
+          tables: restored.tables,
+          rows: restored.rows,
+          schema_version: restored.schemaVersion,
+          audit_heads_match: restored.auditHeadsMatch,
+          erasures_replayed: restored.erasuresReplayed,
+        };
+      }
+      case 'drill': {
+        const drill = await service.drill(progress('Restoring into scratch'));
+        return { action, ...drill, started_at: drill.started_at.toISOString(), details: drill.details as Json };
+      }
+      case 'prune':
+        return { action, ...(await service.prune()) };
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import { sql } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import { createCheckpointer } from '../../src/audit/checkpoints.js';
+import { deriveKey } from '../../src/crypto/root-key.js';
+import { ensureSigningKey } from '../../src/crypto/signing-keys.js';
+import { withTenant } from '../../src/platform/db/index.js';
+import type { DB } from '../../src/platform/db/index.js';
+import type { AuditEntriesTable } from '../../src/platform/db/schema.js';
+import { TEST_ROOT_KEY } from '../helpers/app.js';
+
+export type EntryRow = Selectable<AuditEntriesTable>;
+
+/** Every entry of a chain, in seq order, read as the application role reads them. */
+export function chainEntries(db: Kysely<DB>, tenantId: string): Promise<EntryRow[]> {
+  return withTenant(db, tenantId, (trx) => trx.selectFrom('audit_entries').selectAll().where('tenant_id', '=', tenantId).orderBy('seq').execute());
+}
+
+/** The personal fields of an entry (canonical JSON bytes today). */
+export function personalOf(row: EntryRow): Record<string, unknown> {
+  return row.personal ? (JSON.parse(Buffer.from(row.personal).toString('utf8')) as Record<string, unknown>) : {};
+}
+
+/**
+ * What an attacker with superuser rights does: runs `work` with the append-only triggers off
+ * (session_replication_role = replica skips ordinary triggers, for this transaction only).
+ */
+export function asSuperuserWithoutTriggers(db: Kysely<DB>, work: (trx: Transaction<DB>) => Promise<unknown>): Promise<unknown> {
+  return db.transaction().execute(async (trx) => {
+    await sql`set local session_replication_role = replica`.execute(trx);
+    return work(trx);
+  });
+}
+
+/** Signs a checkpoint of the chain's current head, as the checkpoint job does when it is due. */
+export async function signCheckpoint(db: Kysely<DB>, tenantId: string) {
+  const checkpointer = createCheckpointer({
+    db,
+    clock: { now: () => new Date() },
+    policy: { everyEntries: 1, everyMinutes: 1 },
+    signingKey: () => ensureSigningKey(db, deriveKey(Buffer.from(TEST_ROOT_KEY, 'base64'), 'signing-keys'), 'audit-checkpoint'),
+  });
+  const checkpoint = await checkpointer.checkpointChain(tenantId, true);
+  if (!checkpoint) throw new Error('no checkpoint was signed');
+  return checkpoint;
+}

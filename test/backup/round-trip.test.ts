@@ -1,0 +1,110 @@
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPglite, openPostgres } from '../../src/platform/db/index.js';
+import type { Database } from '../../src/platform/db/index.js';
+import { createTestDatabase } from '../helpers/database.js';
+import type { TestDatabase } from '../helpers/database.js';
+import { backupConfig, dumpAll, emptyPostgresDatabase, makeFolders, postgresReachable, seedTrickyRows, serviceFor } from './support.js';
+import type { BackupFolders } from './support.js';
+
+/**
+ * create -> verify -> restore -> identical data, on the engine under test, and into the other
+ * engine: PGlite -> PostgreSQL on a default run, PostgreSQL -> PGlite on a DATABASE_URL run.
+ */
+describe('backup round trip', () => {
+  let source: TestDatabase;
+  let folders: BackupFolders;
+  let backupId: string;
+  let expected: Record<string, string[]>;
+  let pgReachable: boolean;
+
+  beforeAll(async () => {
+    source = await createTestDatabase();
+    folders = await makeFolders();
+    await seedTrickyRows(source.database);
+    pgReachable = await postgresReachable();
+  });
+  afterAll(async () => {
+    await source.drop();
+    await folders.remove();
+  });
+
+  it('creates a backup listed on every target, and verifies it', async () => {
+    const service = serviceFor(source.database, backupConfig(folders, source.url));
+    const created = await service.create();
+    backupId = created.id;
+    // After the backup: creating it added its signing key, which the snapshot holds.
+    expected = await dumpAll(source.database);
+    expect(created.rows).toBeGreaterThan(150);
+    const [listed] = await service.list();
+    expect(listed).toMatchObject({ id: created.id, engine: source.database.kind, targets: ['local', 'offsite:1'] });
+    const report = await service.verify(created.id);
+    expect(report).toMatchObject({ ok: true, problems: [] });
+  });
+
+  async function restoreAndCompare(into: { kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string }, open: () => Promise<Database>): Promise<void> {
+    const service = serviceFor(source.database, backupConfig(folders, source.url));
+    const restored = await service.restore(backupId, into);
+    expect(restored.rows).toBe(Object.values(expected).reduce((sum, rows) => sum + rows.length, 0));
+    expect(restored.auditHeadsMatch).not.toBe(false);
+    const target = await open();
+    try {
+      expect(await dumpAll(target)).toEqual(expected);
+    } finally {
+      await target.close();
+    }
+  }
+
+  it('restores into the same engine with identical data', async () => {
+    if (source.url) {
+      const target = await emptyPostgresDatabase();
+      try {
+        await restoreAndCompare({ kind: 'postgres', url: target.url }, async () => openPostgres(target.url, 2));
+      } finally {
+        await target.drop();
+      }
+    } else {
+      const dataDir = join(folders.dataDir, '..', 'restored-same');
+      await restoreAndCompare({ kind: 'pglite', dataDir }, () => openPglite(dataDir));
+    }
+  }, 180_000);
+
+  it('restores into the other engine with identical data (PGlite <-> PostgreSQL)', async (context) => {
+    if (source.url) {
+      const dataDir = join(folders.dataDir, '..', 'restored-cross');
+      await restoreAndCompare({ kind: 'pglite', dataDir }, () => openPglite(dataDir));
+      return;
+    }
+    if (!pgReachable) context.skip('no PostgreSQL at 127.0.0.1:5432 to restore into');
+    const target = await emptyPostgresDatabase();
+    try {
+      await restoreAndCompare({ kind: 'postgres', url: target.url }, async () => openPostgres(target.url, 2));
+    } finally {
+      await target.drop();
+    }
+  }, 180_000);
+
+  it('refuses a non-empty target and changes nothing in it', async () => {
+    const service = serviceFor(source.database, backupConfig(folders, source.url));
+    const dataDir = join(folders.dataDir, '..', 'restored-same');
+    await expect(service.restore(backupId, { kind: 'pglite', dataDir })).rejects.toThrow(/not empty/);
+    if (source.url) await expect(service.restore(backupId, { kind: 'postgres', url: source.url })).rejects.toThrow(/not empty/);
+  });
+
+  it('refuses a PostgreSQL database holding any table, leaving it as it was', async (context) => {
+    if (!pgReachable) context.skip('no PostgreSQL at 127.0.0.1:5432');
+    const service = serviceFor(source.database, backupConfig(folders, source.url));
+    const target = await emptyPostgresDatabase();
+    const database = openPostgres(target.url, 1);
+    try {
+      await sql`create table keep_me (id int)`.execute(database.db);
+      await expect(service.restore(backupId, { kind: 'postgres', url: target.url })).rejects.toThrow(/not empty/);
+      const { rows } = await sql<{ name: string }>`select relname as name from pg_class where relnamespace = 'public'::regnamespace and relkind = 'r'`.execute(database.db);
+      expect(rows.map((row) => row.name)).toEqual(['keep_me']);
+    } finally {
+      await database.close();
+      await target.drop();
+    }
+  });
+});
