@@ -117,8 +117,8 @@ export async function buildApp({ config, database, rootKey, logger, clock = syst
   await app.register(securityTxtRoutes, { config, startedAt });
   await app.register(jwksRoutes, { db: database.db, clock });
 
-  const tenancy = createTenancy({ database, clock, mailer, publicUrl: config.publicUrl, rootKey, plansJson: config.plansJson });
-  const identity = await createIdentity({ config, database, clock, redis, jobs, mailer, rateLimiter, rootKey, logger: log, isInvited: tenancy.isInvited, orgsOf: tenancy.orgsOf, soleOwnerOrgs: tenancy.soleOwnerOrgs });
+  const tenancy = createTenancy({ database, clock, mailer, jobs, publicUrl: config.publicUrl, rootKey, plansJson: config.plansJson });
+  const identity = await createIdentity({ config, database, clock, redis, jobs, mailer, rateLimiter, rootKey, logger: log, isInvited: tenancy.isInvited, orgsOf: tenancy.orgsOf, soleOwnerOrgs: tenancy.soleOwnerOrgs, revokeOrgGrantsOfClaimedAccount: tenancy.revokeGrantsOfClaimedAccount });
   await identity.register(app);
   const { requireUserOrKey } = await tenancy.register(app, identity.requireUser, identity.stepUp);
   const auditLog = createAuditLog({ config, database, clock, jobs, rootKey, logger: log });

@@ -54,8 +54,10 @@ export function toBuffers(values: readonly Uint8Array[]): Buffer[] {
 export async function withLocalSetting<T>(trx: Transaction<DB>, name: 'rampart.tenant_id' | 'rampart.user_id', value: string, work: () => Promise<T>): Promise<T> {
   const { rows } = await sql<{ previous: string | null }>`
     select current_setting(${name}, true) as previous, set_config(${name}, ${value}, true)`.execute(trx);
+  const previous = rows[0]?.previous ?? '';
   const result = await work();
-  await sql`select set_config(${name}, ${rows[0]?.previous ?? ''}, true)`.execute(trx);
+  // A tenant transaction appending to its own chain had it set already.
+  if (previous !== value) await sql`select set_config(${name}, ${previous}, true)`.execute(trx);
   return result;
 }
 

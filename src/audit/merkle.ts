@@ -23,12 +23,22 @@ export const HASH_BYTES = 32;
 export const MAX_TREE_SIZE = 2 ** 53;
 
 // RFC 9162 2.1.1's domain separation: a leaf can never be passed off as an interior node or back.
-const LEAF_PREFIX = Buffer.from([0x00]);
-const NODE_PREFIX = Buffer.from([0x01]);
+const LEAF_PREFIX = 0x00;
+const NODE_PREFIX = 0x01;
+// Every digest of an append or a verification hashes 33 or 65 bytes. Writing them into one buffer
+// of each size, instead of allocating a concatenation per digest, cuts the CPU of appendLeaf by
+// about a quarter (bench/audit-proofs.bench.ts). Safe because hash() is synchronous and copies
+// nothing out of the buffer: no other call can run between filling it and hashing it.
+const leafInput = Buffer.alloc(1 + HASH_BYTES, LEAF_PREFIX);
+const nodeInput = Buffer.alloc(1 + 2 * HASH_BYTES);
+nodeInput[0] = NODE_PREFIX;
 
 /** RFC 9162's leaf hash: SHA-256(0x00 || data). For the audit log, `data` is the entry hash. */
 export function leafHash(entryHash: Buffer): Buffer {
-  return hash('sha256', Buffer.concat([LEAF_PREFIX, entryHash]), 'buffer');
+  // Data of another length (the RFC's test vectors) takes the general path.
+  if (entryHash.length !== HASH_BYTES) return hash('sha256', Buffer.concat([leafInput.subarray(0, 1), entryHash]), 'buffer');
+  leafInput.set(entryHash, 1);
+  return hash('sha256', leafInput, 'buffer');
 }
 
 /** RFC 9162's interior node hash: SHA-256(0x01 || left || right). */
@@ -36,7 +46,9 @@ export function nodeHash(left: Buffer, right: Buffer): Buffer {
   // A node is always a digest; anything else means a caller mixed up hex and bytes or lost a node.
   assertHash(left, 'left node');
   assertHash(right, 'right node');
-  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
+  nodeInput.set(left, 1);
+  nodeInput.set(right, 1 + HASH_BYTES);
+  return hash('sha256', nodeInput, 'buffer');
 }
 
 /** The root of the empty tree: SHA-256 of the empty string (RFC 9162 2.1.1). */

@@ -130,7 +130,7 @@ export function createBackupService(deps: BackupServiceDependencies) {
       const dir = await locate(id);
       const source = (JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as Manifest).source;
       if (source.env === 'production' && config.env !== 'production' && !options.overrideReason) {
-        throw new RestoreRefusedError(`Backup ${id} holds production data and this instance is ${config.env}; pass --override-env "<reason>" if that is intended (the reason is logged)`);
+        throw new RestoreRefusedError(`Backup ${id} holds production data and this instance is ${config.env}; pass --override-env "<reason>" if that is intended`);
       }
       return restoreBackup({
         dir,

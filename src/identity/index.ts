@@ -22,6 +22,7 @@ import { platformRoutes } from './platform.routes.js';
 import { createLoginThrottle } from './login-throttle.js';
 import { createMfa } from './mfa.service.js';
 import { createOidc } from './oidc.service.js';
+import type { AccountClaimedHook } from './oidc.service.js';
 import { oidcRoutes } from './oidc.routes.js';
 import { createOneTimeTokens } from './one-time-tokens.js';
 import { createPasswordHasher } from './passwords.js';
@@ -53,6 +54,8 @@ export interface IdentityDependencies {
   /** The orgs a user belongs to, for /v1/me; also given by the composition root. */
   orgsOf: OrgsOfUser;
   soleOwnerOrgs: SoleOwnerOrgs;
+  /** Revokes a claimed account's org API keys and invitations; tenancy's, given by the composition root. */
+  revokeOrgGrantsOfClaimedAccount: AccountClaimedHook;
 }
 
 /** Daily: deletes sessions and one-time tokens that ended more than 30 days ago. */
@@ -136,7 +139,7 @@ export async function createIdentity(deps: IdentityDependencies) {
       app.addHook('onClose', async () => clearInterval(refresh));
       await app.register(identityRoutes, { auth, account, sessions, requireUser });
       await app.register(platformRoutes, { auth, platformAuth, account, sessions, requirePlatform });
-      const oidc = createOidc({ db, clock, env: config.env, publicUrl: config.publicUrl, config: config.identity, sessions, mfa, tokens });
+      const oidc = createOidc({ db, clock, env: config.env, publicUrl: config.publicUrl, config: config.identity, sessions, mfa, tokens, revokeOrgGrants: deps.revokeOrgGrantsOfClaimedAccount });
       await app.register(oidcRoutes, { oidc, publicUrl: config.publicUrl });
     },
   };

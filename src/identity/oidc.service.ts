@@ -40,7 +40,12 @@ export interface OidcDependencies {
   sessions: Sessions;
   mfa: Mfa;
   tokens: OneTimeTokens;
+  /** Queues, in the claim's transaction, the revocation of what the claimed account holds in orgs (tenancy's). */
+  revokeOrgGrants: AccountClaimedHook;
 }
+
+/** What other modules do about a claimed account, inside the claim's transaction (which they must not leave). */
+export type AccountClaimedHook = (trx: Transaction<DB>, userId: string, claimedAt: Date) => Promise<void>;
 
 /** What a sign-in carries from /start to /callback, in the single-use `oidc_state` token's data. */
 interface StateData {
@@ -149,6 +154,8 @@ export function createOidc(deps: OidcDependencies) {
     const identitiesRemoved = await repo.deleteExternalIdentities(trx, account.id);
     await bumpTokenVersion(trx, 'user', account.id);
     await deps.sessions.revoke(trx, { realm: 'user', principalId: account.id }, 'claimed_by_verified_owner');
+    // Org API keys and invitations act without a session: tenancy revokes them per org (a job).
+    await deps.revokeOrgGrants(trx, account.id, now);
     await audit(trx, account.id, 'account.claimed', meta, {
       provider: provider.id,
       password_removed: account.has_password,

@@ -28,6 +28,19 @@ export async function revokeApiKey(trx: TenantTransaction, tenantId: string, key
     .executeTakeFirst();
 }
 
+/** Revokes the live keys `userId` created before `before`; returns those this call revoked. */
+export async function revokeApiKeysCreatedBy(trx: TenantTransaction, tenantId: string, userId: string, before: Date, now: Date): Promise<ApiKeyRow[]> {
+  return trx
+    .updateTable('api_keys')
+    .set({ revoked_at: now })
+    .where('tenant_id', '=', tenantId)
+    .where('created_by', '=', userId)
+    .where('created_at', '<=', before)
+    .where('revoked_at', 'is', null)
+    .returningAll()
+    .execute();
+}
+
 export async function touchApiKey(trx: TenantTransaction, tenantId: string, keyId: string, now: Date): Promise<void> {
   await trx.updateTable('api_keys').set({ last_used_at: now }).where('tenant_id', '=', tenantId).where('key_id', '=', keyId).execute();
 }

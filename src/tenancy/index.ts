@@ -5,9 +5,11 @@ import type { Principal } from '../identity/index.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db/index.js';
 import type { RequestMeta } from '../platform/http/index.js';
+import type { JobQueue } from '../platform/jobs/index.js';
 import type { Mailer } from '../platform/mail/index.js';
 import { apiKeyRoutes } from './api-keys.routes.js';
 import { createApiKeys } from './api-keys.service.js';
+import { createClaimedAccountGrants } from './claimed-accounts.js';
 import { invitationRoutes } from './invitations.routes.js';
 import { createInvitations } from './invitations.service.js';
 import { createOrgResolver, createOrgScopes, createUserOrKeyResolver } from './org-context.js';
@@ -21,7 +23,7 @@ export type { OrgContext } from './org-context.js';
 export type { Permission, Role } from './permissions.js';
 
 /** Builds the tenancy module: organizations, roles and members. */
-export function createTenancy(deps: { database: Database; clock: Clock; mailer: Mailer; publicUrl: string; rootKey: Buffer; plansJson: string | null }) {
+export function createTenancy(deps: { database: Database; clock: Clock; mailer: Mailer; jobs: JobQueue; publicUrl: string; rootKey: Buffer; plansJson: string | null }) {
   const db = deps.database.db;
   const plans = readPlans(deps.plansJson);
   const orgs = createOrgs({ db, clock: deps.clock });
@@ -35,6 +37,8 @@ export function createTenancy(deps: { database: Database; clock: Clock; mailer: 
     soleOwnerOrgs: (userId: string) => orgs.soleOwnerOrgs(userId),
     /** preHandler resolving `:org` for routes of other modules (after authentication). */
     resolveOrg,
+    /** Queues, in identity's account-claim transaction, the revocation of the squatter's org API keys and invitations. */
+    revokeGrantsOfClaimedAccount: createClaimedAccountGrants({ db, clock: deps.clock, jobs: deps.jobs }),
     /** Whether a token is a pending invitation for this (normalized) email; identity's invite-only sign-up asks. */
     isInvited: (token: string, email: string) => invitations.isInvited(token, email),
     async register(

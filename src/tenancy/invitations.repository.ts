@@ -63,6 +63,20 @@ export async function markRevoked(trx: TenantTransaction, tenantId: string, invi
   await trx.updateTable('invitations').set({ revoked_at: now }).where('tenant_id', '=', tenantId).where('invitation_id', '=', invitationId).execute();
 }
 
+/** Revokes the still-open invitations `userId` sent before `before`; returns those this call revoked. */
+export async function revokeInvitationsSentBy(trx: TenantTransaction, tenantId: string, userId: string, before: Date, now: Date): Promise<InvitationRow[]> {
+  return trx
+    .updateTable('invitations')
+    .set({ revoked_at: now })
+    .where('tenant_id', '=', tenantId)
+    .where('invited_by', '=', userId)
+    .where('created_at', '<=', before)
+    .where('accepted_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .returningAll()
+    .execute();
+}
+
 /**
  * The account holding `email`, read by the owner connection before the tenant transaction opens
  * (the application role has no grant on users), so an invitation to a member can be refused.

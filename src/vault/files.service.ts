@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { pipeline as pipe, Transform, Writable } from 'node:stream';
+import { PassThrough, pipeline as pipe, Transform, Writable } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
@@ -54,6 +54,17 @@ function limitBytes(limit: number, counted: { bytes: number }): Transform {
 }
 
 /**
+ * The request body behind a stream of its own: a failed upload (over the limit) ends this one and
+ * leaves the request itself alone, so the server can still answer 413 on its connection. A client
+ * that goes away still fails the upload.
+ */
+function detached(body: Readable): Readable {
+  const through = new PassThrough();
+  body.on('error', (error) => through.destroy(error));
+  return body.pipe(through);
+}
+
+/**
  * Vault files: streamed through chunked AES-256-GCM into the file store (constant memory), with
  * their metadata in the database. Downloads authenticate the whole blob before the first byte is
  * sent, so a tampered file is a clean 409, never a 200 cut short.
@@ -76,7 +87,7 @@ export function createFiles(deps: { db: Kysely<DB>; keyring: Keyring; clock: Clo
       const writing = await withTenant(db, tenantId, (trx) => keyring.writingKey(trx, tenantId, subjectIndex));
       const blobId = randomUUID();
       const counted = { bytes: 0 };
-      await store.write(tenantId, blobId, upload.body, [limitBytes(deps.maxFileBytes, counted), createFileEncryptor(writing.key, writing.header, placeOf(tenantId, key, blobId))]);
+      await store.write(tenantId, blobId, detached(upload.body), [limitBytes(deps.maxFileBytes, counted), createFileEncryptor(writing.key, writing.header, placeOf(tenantId, key, blobId))]);
       let replaced: string | null = null;
       try {
         const result = await withTenant(db, tenantId, async (trx) => {

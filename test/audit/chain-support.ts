@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import type { Selectable, Transaction } from 'kysely';
+import pg from 'pg';
 import { createCheckpointer } from '../../src/audit/checkpoints.js';
 import { deriveKey } from '../../src/crypto/root-key.js';
 import { ensureSigningKey } from '../../src/crypto/signing-keys.js';
@@ -42,4 +43,21 @@ export async function signCheckpoint(db: Kysely<DB>, tenantId: string) {
   const checkpoint = await checkpointer.checkpointChain(tenantId, true);
   if (!checkpoint) throw new Error('no checkpoint was signed');
   return checkpoint;
+}
+
+/**
+ * A handle for bursts of concurrent transactions on one chain. They queue on the head's row lock,
+ * so most wait for a connection far longer than the app pool's 5 s checkout limit allows on a
+ * loaded machine; this pool waits as long as the burst takes. PGlite (one connection) uses `db`.
+ */
+export function burstDatabase(db: Kysely<DB>, url: string | null): { db: Kysely<DB>; close(): Promise<void> } {
+  if (!url) return { db, close: async () => undefined };
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    connectionTimeoutMillis: 120_000,
+    types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser },
+  });
+  const burst = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  return { db: burst, close: () => burst.destroy() };
 }

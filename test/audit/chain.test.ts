@@ -17,7 +17,7 @@ import { createTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
 import { RELAXED_LIMITS } from '../identity/support.js';
 import { apiKeyClient } from '../tenancy/api-key-support.js';
-import { chainEntries, signCheckpoint } from './chain-support.js';
+import { burstDatabase, chainEntries, signCheckpoint } from './chain-support.js';
 import { seedEntry } from './routes-support.js';
 
 const onPostgres = Boolean(process.env.DATABASE_URL);
@@ -104,14 +104,19 @@ describe('audit chain storage', () => {
     });
   });
 
-  it('gives 200 concurrent appends to one chain a gapless, valid sequence', async () => {
+  it('gives 200 concurrent appends to one chain a gapless, valid sequence', { timeout: 120_000 }, async () => {
     const tenantId = randomUUID();
-    await Promise.all(
-      Array.from({ length: 200 }, (_, index) =>
-        // Half as the org routes append (in the tenant's transaction), half through the seam's own transaction.
-        index % 2 === 0 ? withTenant(db(), tenantId, (trx) => recordAuditEvent(trx, orgEvent(tenantId, index))) : recordAuditEvent(db(), orgEvent(tenantId, index)),
-      ),
-    );
+    const burst = burstDatabase(db(), t.db.url);
+    try {
+      await Promise.all(
+        Array.from({ length: 200 }, (_, index) =>
+          // Half as the org routes append (in the tenant's transaction), half through the seam's own transaction.
+          index % 2 === 0 ? withTenant(burst.db, tenantId, (trx) => recordAuditEvent(trx, orgEvent(tenantId, index))) : recordAuditEvent(burst.db, orgEvent(tenantId, index)),
+        ),
+      );
+    } finally {
+      await burst.close();
+    }
     const rows = await chainEntries(db(), tenantId);
     expect(rows.map((row) => row.seq)).toEqual(Array.from({ length: 200 }, (_, index) => index));
     expect(new Set(rows.map((row) => (row.metadata as { before: { n: number } }).before.n)).size).toBe(200);

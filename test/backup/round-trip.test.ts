@@ -1,3 +1,4 @@
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,8 +88,11 @@ describe('backup round trip', () => {
 
   it('refuses a non-empty target and changes nothing in it', async () => {
     const service = serviceFor(source.database, backupConfig(folders, source.url));
-    const dataDir = join(folders.dataDir, '..', 'restored-same');
+    const dataDir = join(folders.dataDir, '..', 'occupied');
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(join(dataDir, 'keep-me'), 'something');
     await expect(service.restore(backupId, { kind: 'pglite', dataDir })).rejects.toThrow(/not empty/);
+    expect(await readdir(dataDir)).toEqual(['keep-me']);
     if (source.url) await expect(service.restore(backupId, { kind: 'postgres', url: source.url })).rejects.toThrow(/not empty/);
   });
 

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { createTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
-import { freshEmail, mailedToken, NEW_PASSWORD } from './support.js';
+import { REVOKE_CLAIMED_GRANTS_JOB } from '../../src/tenancy/claimed-accounts.js';
+import { drainJobs, freshEmail, mailedToken, NEW_PASSWORD } from './support.js';
 
 const PASSWORD = 'vivid otter marble lantern';
 const PUBLIC_URL = 'http://127.0.0.1:4000';
@@ -412,6 +413,59 @@ describe('OpenID Connect sign-in against a real provider', () => {
     const next = await signInWith(t, oidc, 'sub-owner');
     expect(next.statusCode, next.body).toBe(200);
     expect(next.json()).toHaveProperty('access_token');
+  });
+
+  it('revokes the squatter\'s org API keys and pending invitations in each org, audited there, once', async () => {
+    const victim = freshEmail('victim');
+    const userId = await signUp(t, victim, { verified: false });
+    const squatter = (await passwordLogin(t, victim)).json<{ access_token: string }>().access_token;
+    const as = (token: string, method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>) =>
+      t.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
+    // Two orgs of the squatter's, each with a key and a pending invitation, which act without any session.
+    const planted: Array<{ org: string; key: string; keyId: string; invitationId: string }> = [];
+    for (const name of ['Squat One', 'Squat Two']) {
+      const org = (await as(squatter, 'POST', '/v1/orgs', { name })).json<{ id: string }>().id;
+      const issued = await as(squatter, 'POST', `/v1/orgs/${org}/api-keys`, { name: 'backdoor', scopes: ['members:read'] });
+      expect(issued.statusCode, issued.body).toBe(201);
+      const invited = await as(squatter, 'POST', `/v1/orgs/${org}/invitations`, { email: freshEmail('accomplice'), role: 'admin' });
+      expect(invited.statusCode, invited.body).toBe(201);
+      const { id: keyId, key } = issued.json<{ id: string; key: string }>();
+      planted.push({ org, key, keyId, invitationId: invited.json<{ id: string }>().id });
+      expect((await as(key, 'GET', `/v1/orgs/${org}/members`)).statusCode).toBe(200);
+    }
+
+    oidc.accounts.set('sub-claimant', { email: victim, email_verified: true, name: 'Owner' });
+    const owner = (await signInWith(t, oidc, 'sub-claimant')).json<{ access_token: string }>().access_token;
+    await drainJobs(t);
+
+    const db = t.db.database.db;
+    for (const { org, key, keyId, invitationId } of planted) {
+      expect((await as(key, 'GET', `/v1/orgs/${org}/members`)).statusCode).toBe(401);
+      const keys = (await as(owner, 'GET', `/v1/orgs/${org}/api-keys`)).json<{ data: Array<{ id: string; revoked_at: string | null }> }>().data;
+      expect(keys.find((row) => row.id === keyId)?.revoked_at).not.toBeNull();
+      const invitations = (await as(owner, 'GET', `/v1/orgs/${org}/invitations`)).json<{ data: Array<{ id: string; status: string }> }>().data;
+      expect(invitations.find((row) => row.id === invitationId)?.status).toBe('revoked');
+    }
+    const revocations = async () =>
+      (await db.selectFrom('security_events').select(['action', 'metadata']).where('action', 'in', ['api_key.revoked', 'invitation.revoked']).execute())
+        .map((event): Record<string, unknown> => ({ action: event.action, ...(event.metadata as Record<string, unknown>) }))
+        .filter((event) => planted.some((p) => p.org === event.tenant_id));
+    const recorded = await revocations();
+    expect(recorded).toHaveLength(4);
+    for (const { org, keyId, invitationId } of planted) {
+      expect(recorded).toContainEqual(expect.objectContaining({ action: 'api_key.revoked', key_id: keyId, tenant_id: org }));
+      expect(recorded).toContainEqual(expect.objectContaining({ action: 'invitation.revoked', invitation_id: invitationId, tenant_id: org }));
+    }
+
+    // The job may run again (at-least-once delivery): nothing more is revoked or recorded, and what
+    // the owner set up after the claim is theirs and stays.
+    const [first] = planted;
+    const ownKey = (await as(owner, 'POST', `/v1/orgs/${first!.org}/api-keys`, { name: 'mine', scopes: ['members:read'] })).json<{ key: string }>().key;
+    const claimedAt = await db.selectFrom('users').select('email_verified_at').where('id', '=', userId).executeTakeFirstOrThrow();
+    await t.app.jobs.enqueue(db, REVOKE_CLAIMED_GRANTS_JOB, { userId, claimedAt: claimedAt.email_verified_at!.toISOString() });
+    await drainJobs(t);
+    expect(await revocations()).toHaveLength(4);
+    expect((await as(ownKey, 'GET', `/v1/orgs/${first!.org}/members`)).statusCode).toBe(200);
   });
 
   it('refuses a replayed state, and a callback from a browser that did not start the sign-in', async () => {

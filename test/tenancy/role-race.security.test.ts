@@ -7,6 +7,7 @@
  * so the request is checked strictly after the demotion, with no timing involved. (On PGlite, one
  * connection, the request's queries simply run after the commit.)
  */
+import type { LightMyRequestResponse } from 'fastify';
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,8 +67,8 @@ describe('role changes racing an org action', () => {
    * Sends `request` while `change` is applied under the org lock and not yet committed, and commits
    * it only after the request is blocked on that lock (PostgreSQL) or queued behind it (PGlite).
    */
-  async function sendDuring(orgId: string, change: (trx: TenantTransaction) => Promise<unknown>, request: () => Promise<{ statusCode: number; body: string }>) {
-    let response: Promise<{ statusCode: number; body: string }> | undefined;
+  async function sendDuring(orgId: string, change: (trx: TenantTransaction) => Promise<unknown>, request: () => Promise<LightMyRequestResponse>) {
+    let response: Promise<LightMyRequestResponse> | undefined;
     await withTenant(db, orgId, async (trx) => {
       await trx.selectFrom('tenants').select('tenant_id').where('tenant_id', '=', orgId).forUpdate().execute();
       await change(trx);

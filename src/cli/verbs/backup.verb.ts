@@ -19,7 +19,7 @@ export const backupVerb: DatabaseVerb<BackupResult> = {
   maxPositionals: 2,
   options: {
     into: { type: 'string', description: '--into <target>  restore into this empty PostgreSQL database (postgres://...) or new data folder' },
-    'override-env': { type: 'string', description: '--override-env <reason>  restore a production backup into a non-production instance; the reason is logged' },
+    'override-env': { type: 'string', description: '--override-env <reason>  restore a production backup into a non-production instance; the reason is printed with the result' },
   },
   async run(context) {
     const [action, id] = context.input.positionals;
