@@ -60,7 +60,7 @@ async function plaintextOf(dir: string, id: string, backupKey: Buffer): Promise<
   const buffers: Buffer[] = [];
   for (const table of backup.manifest.tables) {
     const reader = readPart(join(dir, table.part), backup.dataKey, { backupId: id, part: table.part }, 10_000);
-    for await (const batch of reader.batches) buffers.push(Buffer.from(batch.map((row) => `${JSON.stringify(row)}\n`).join('')));
+    for await (const batch of reader.items) buffers.push(Buffer.from(batch.map((row) => `${JSON.stringify(row)}\n`).join('')));
   }
   return buffers;
 }

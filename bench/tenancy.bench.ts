@@ -12,8 +12,8 @@ import type { TenancyFixture } from './tenancy.server.js';
 
 /**
  * The cost of authorization on an org-scoped read: Rampart's GET /v1/orgs/:org/members as a
- * signed-in member (authentication, session check, membership and MFA-policy check, authorize,
- * the read) against the same read, same authentication, same org and same response, without the
+ * signed-in member (authentication, session check, then in one tenant transaction the membership and
+ * MFA-policy check, authorize and the read) against the same read, same authentication, same org and same response, without the
  * membership and permission checks (GET /bench/orgs/:org/members, see tenancy.server.ts).
  * Each side is its own server process on its own database, seeded alike. Goal: ratio above 0.8.
  */

@@ -27,13 +27,13 @@ import { serveBenchmarkChild } from './lib/child-server.js';
  * The server of the tenancy benchmark, in its own process (see lib/child-server.ts). Both sides run
  * this same program, each on a database of its own; the benchmark drives one route of each:
  *
- * - `GET /v1/orgs/:org/members`, Rampart's real route: authentication (token, session), then the
- *   org resolver (org row + membership in a tenant transaction, MFA policy), `authorize`, the read;
+ * - `GET /v1/orgs/:org/members`, Rampart's real route: authentication (token, session), then in the
+ *   read's tenant transaction the org scope (org row ⋈ membership, MFA policy, `authorize`), the read;
  * - `GET /bench/orgs/:org/members`, added to the same app before `ready()`: the same authentication
  *   (the same `createAuthenticator` code, over the same database, keys and rate limiter), then the
- *   same `orgs.listMembers` call for the same org, through the same response schema, but no org
- *   or membership lookup, no MFA policy and no `authorize`: the difference between the two routes
- *   is the per-request authorization.
+ *   same `orgs.listMembers` call for the same org, in the same kind of tenant transaction, through
+ *   the same response schema, but no org or membership lookup, no MFA policy and no `authorize`:
+ *   the difference between the two routes is the per-request authorization.
  *
  * Before listening, it seeds one org: an owner and BENCH_MEMBERS members in all (accounts created
  * through the API, memberships inserted directly, as the tenancy tests do), and signs in one member

@@ -123,3 +123,7 @@ $$;
 grant usage on schema public to rampart_key_maintenance;
 grant select (tenant_id, version) on tenant_keys to rampart_key_maintenance;
 create policy tenant_keys_maintenance on tenant_keys for select to rampart_key_maintenance using (true);
+-- The erasure ledger holds no personal data; the same role reads it whole, so a restore can replay
+-- it onto the restored database (src/vault/erasure-ledger.ts).
+grant select on erasure_ledger to rampart_key_maintenance;
+create policy erasure_ledger_maintenance on erasure_ledger for select to rampart_key_maintenance using (true);

@@ -97,7 +97,7 @@ const consistencyValidator = Compile(ConsistencyProofDocument);
  * the RFC 9162 proof against the signed root(s). Stops at the first failure and says which.
  */
 export function checkProofDocument(doc: unknown, publicKeys: JsonWebKey[]): ProofCheck {
-  const type = typeof doc === 'object' && doc !== null ? (doc as { type?: unknown }).type : undefined;
+  const type = isObject(doc) ? doc.type : undefined;
   if (type === 'inclusion') {
     if (!inclusionValidator.Check(doc)) return malformed(schemaError(inclusionValidator.Errors(doc)));
     return checkInclusion(doc, publicKeys);
@@ -140,13 +140,20 @@ function checkSignature(tenant: string, checkpoint: SignedCheckpoint, name: stri
   // The pattern admits "2026-02-30T..."; the signed message holds Date#toISOString(), so only a
   // time that survives the round trip is the one that was signed.
   if (Number.isNaN(time.getTime()) || time.toISOString() !== checkpoint.time) return malformed(`${name}.time ${checkpoint.time} is not a real instant`);
-  const key = publicKeys.find((candidate) => candidate.kid === checkpoint.key_id && candidate.kty === 'OKP' && candidate.crv === 'Ed25519');
+  // The keys may come from a file the CLI read: anything in the list that is not such a key is skipped.
+  const key = publicKeys.find(
+    (candidate: unknown) => isObject(candidate) && candidate.kid === checkpoint.key_id && candidate.kty === 'OKP' && candidate.crv === 'Ed25519',
+  );
   if (!key) return { valid: false, failure: 'unknown_key', reason: `no Ed25519 public key has the ${name}'s key_id ${checkpoint.key_id}` };
   const head: TreeHead = { tenant, size: checkpoint.size, root: Buffer.from(checkpoint.root, 'hex'), time };
   if (!verifyTreeHead(key, head, Buffer.from(checkpoint.signature, 'base64url'))) {
     return { valid: false, failure: 'bad_signature', reason: `the ${name}'s signature does not verify with key ${checkpoint.key_id}` };
   }
   return { valid: true };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
 }
 
 function malformed(reason: string): ProofCheck {

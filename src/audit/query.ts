@@ -38,14 +38,14 @@ type EntryRow = Pick<Selectable<DB['audit_entries']>, (typeof COLUMNS)[number]>;
  * about `limit` rows whatever the size of the chain.
  */
 export async function listEntries(trx: TenantTransaction, tenantId: string, filters: AuditFilters, options: { limit: number; beforeSeq?: number }): Promise<AuditEventView[]> {
-  let query = filtered(trx, tenantId, filters).select(COLUMNS).orderBy('seq', 'desc').limit(options.limit);
+  let query = (await filtered(trx, tenantId, filters)).select(COLUMNS).orderBy('seq', 'desc').limit(options.limit);
   if (options.beforeSeq !== undefined) query = query.where('seq', '<', options.beforeSeq);
   return (await query.execute()).map(toEventView);
 }
 
 /** Up to `limit` entries after `afterSeq` (oldest first) and below `belowSeq`: one batch of an export. */
 export async function entriesAfter(trx: TenantTransaction, tenantId: string, filters: AuditFilters, range: { afterSeq: number; belowSeq: number; limit: number }): Promise<AuditEventView[]> {
-  const rows = await filtered(trx, tenantId, filters)
+  const rows = await (await filtered(trx, tenantId, filters))
     .select(COLUMNS)
     .where('seq', '>', range.afterSeq)
     .where('seq', '<', range.belowSeq)
@@ -55,7 +55,7 @@ export async function entriesAfter(trx: TenantTransaction, tenantId: string, fil
   return rows.map(toEventView);
 }
 
-function filtered(trx: TenantTransaction, tenantId: string, filters: AuditFilters) {
+async function filtered(trx: TenantTransaction, tenantId: string, filters: AuditFilters) {
   let query = trx.selectFrom('audit_entries').where('tenant_id', '=', tenantId);
   if (filters.action !== undefined) {
     query = filters.action.endsWith('.*')
@@ -65,9 +65,27 @@ function filtered(trx: TenantTransaction, tenantId: string, filters: AuditFilter
   }
   if (filters.actorId !== undefined) query = query.where('actor_id', '=', filters.actorId);
   if (filters.targetId !== undefined) query = query.where('target_id', '=', filters.targetId);
-  if (filters.since !== undefined) query = query.where('at', '>=', filters.since);
-  if (filters.until !== undefined) query = query.where('at', '<', filters.until);
+  // A time bound also becomes a seq bound, found through the (tenant_id, at) index: entries are
+  // appended in time order, so a time window is a seq range, and the scan stays inside it instead
+  // of walking back from the newest entry (the planner cannot know that at and seq move together).
+  if (filters.since !== undefined) query = query.where('at', '>=', filters.since).where('seq', '>=', (await firstSeqAtOrAfter(trx, tenantId, filters.since)) ?? Number.MAX_SAFE_INTEGER);
+  if (filters.until !== undefined) {
+    query = query.where('at', '<', filters.until);
+    const below = await firstSeqAtOrAfter(trx, tenantId, filters.until);
+    if (below !== null) query = query.where('seq', '<', below);
+  }
   return query;
+}
+
+/** The first seq whose entry is at `time` or later, or null when none is: two index probes. */
+async function firstSeqAtOrAfter(trx: TenantTransaction, tenantId: string, time: Date): Promise<number | null> {
+  const row = await trx
+    .selectFrom('audit_entries')
+    .select((eb) => eb.fn.min('seq').as('seq'))
+    .where('tenant_id', '=', tenantId)
+    .where('at', '=', (eb) => eb.selectFrom('audit_entries as first').select((inner) => inner.fn.min('first.at').as('at')).where('first.tenant_id', '=', tenantId).where('first.at', '>=', time))
+    .executeTakeFirst();
+  return row?.seq ?? null;
 }
 
 export function toEventView(row: EntryRow): AuditEventView {

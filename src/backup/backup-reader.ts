@@ -4,7 +4,7 @@ import { unseal } from '../crypto/seal.js';
 import { PartIntegrityError } from './chunked-cipher.js';
 import { BACKUP_FORMAT, checkManifestSignature, MANIFEST_FILE, SIGNATURE_FILE } from './manifest.js';
 import type { Manifest, ManifestSignature, ManifestTable } from './manifest.js';
-import { readPart } from './parts.js';
+import { countPartRows } from './parts.js';
 
 /** One thing wrong with a backup, as precisely as it can be located. */
 export interface BackupProblem {
@@ -71,17 +71,16 @@ export async function openBackup(dir: string, id: string, backupKey: Buffer): Pr
 
 /** Reads one part to its end, returning what is wrong with it (empty when nothing is). */
 async function checkPart(backup: OpenedBackup, table: ManifestTable): Promise<BackupProblem[]> {
-  const reader = readPart(join(backup.dir, table.part), backup.dataKey, { backupId: backup.manifest.id, part: table.part }, 10_000);
-  let rows = 0;
+  let counted: { rows: number; sha256: string };
   try {
-    for await (const batch of reader.batches) rows += batch.length;
+    counted = await countPartRows(join(backup.dir, table.part), backup.dataKey, { backupId: backup.manifest.id, part: table.part });
   } catch (error) {
     if (error instanceof PartIntegrityError) return [{ part: error.part, chunk: error.chunk, problem: error.problem }];
     throw error;
   }
   const problems: BackupProblem[] = [];
-  if (reader.sha256() !== table.sha256) problems.push({ part: table.part, chunk: null, problem: 'SHA-256 does not match the manifest' });
-  if (rows !== table.rows) problems.push({ part: table.part, chunk: null, problem: `holds ${rows} rows, the manifest says ${table.rows}` });
+  if (counted.sha256 !== table.sha256) problems.push({ part: table.part, chunk: null, problem: 'SHA-256 does not match the manifest' });
+  if (counted.rows !== table.rows) problems.push({ part: table.part, chunk: null, problem: `holds ${counted.rows} rows, the manifest says ${table.rows}` });
   return problems;
 }
 

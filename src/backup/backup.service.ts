@@ -104,7 +104,12 @@ export function createBackupService(deps: BackupServiceDependencies) {
     async list(): Promise<BackupListing[]> {
       const listings: BackupListing[] = [];
       for (const id of await listBackupIds(local)) {
-        const manifest = JSON.parse(await readFile(join(completePath(local, id), MANIFEST_FILE), 'utf8')) as Manifest;
+        // Listing reads the manifest as is (verify authenticates it): a damaged one shows as such.
+        const manifest = await readManifestUnverified(join(completePath(local, id), MANIFEST_FILE));
+        if (!manifest) {
+          listings.push({ id, created_at: backupTime(id).toISOString(), engine: 'unreadable manifest', tables: 0, rows: 0, bytes: 0, targets: (await holders(id)).map((target) => target.name) });
+          continue;
+        }
         listings.push({
           id,
           created_at: manifest.created_at,
@@ -127,16 +132,16 @@ export function createBackupService(deps: BackupServiceDependencies) {
      * with `overrideReason` (no production data in staging by accident); the caller logs the reason.
      */
     async restore(id: string, into: RestoreTarget, options: { overrideReason?: string; onProgress?: Progress } = {}): Promise<RestoreResult> {
-      const dir = await locate(id);
-      const source = (JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as Manifest).source;
-      if (source.env === 'production' && config.env !== 'production' && !options.overrideReason) {
-        throw new RestoreRefusedError(`Backup ${id} holds production data and this instance is ${config.env}; pass --override-env "<reason>" if that is intended`);
-      }
       return restoreBackup({
-        dir,
+        dir: await locate(id),
         id,
         backupKey,
         into,
+        allow: ({ source }) => {
+          if (source.env === 'production' && config.env !== 'production' && !options.overrideReason) {
+            throw new RestoreRefusedError(`Backup ${id} holds production data and this instance is ${config.env}; pass --override-env "<reason>" if that is intended`);
+          }
+        },
         ...(deps.replayErasures ? { replayErasures: deps.replayErasures } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       });
@@ -179,3 +184,12 @@ export function createBackupService(deps: BackupServiceDependencies) {
 }
 
 export type BackupService = ReturnType<typeof createBackupService>;
+
+async function readManifestUnverified(path: string): Promise<Manifest | null> {
+  try {
+    const manifest = JSON.parse(await readFile(path, 'utf8')) as Manifest;
+    return Array.isArray(manifest.tables) && typeof manifest.source === 'object' ? manifest : null;
+  } catch {
+    return null;
+  }
+}

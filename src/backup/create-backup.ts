@@ -15,7 +15,7 @@ import { writePart } from './parts.js';
 import { fixTextFormat, listTables, readAuditHeads, readSchemaVersion, readSequences, serverVersion, streamRows, tableExists } from './snapshot.repository.js';
 
 /** Rows fetched per round trip; big enough to amortize it, small enough to keep memory flat. */
-const FETCH_ROWS = 2_000;
+const FETCH_ROWS = 5_000;
 
 export interface BackupKeys {
   /** The key-encryption key of the backup hierarchy (deriveKey(root, 'backup')). */

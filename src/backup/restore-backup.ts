@@ -10,7 +10,7 @@ import { countRows, emptyTables, fixTextFormat, insertRows, isEmptyDatabase, rea
 import type { ChainHead } from './snapshot.repository.js';
 
 /** Rows per INSERT: one statement per batch keeps round trips few and parameters bounded. */
-const INSERT_ROWS = 1_000;
+const INSERT_ROWS = 5_000;
 
 /** Where to restore: a PostgreSQL database (by URL) or an embedded data folder. */
 export type RestoreTarget = { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
@@ -33,6 +33,8 @@ export interface RestoreInput {
   backupKey: Buffer;
   into: RestoreTarget;
   replayErasures?: ErasureReplay;
+  /** Checked against the authenticated manifest before anything is written; throws to refuse. */
+  allow?: (manifest: Manifest) => void;
   onProgress?: (done: number, total: number, detail: string) => void;
 }
 
@@ -57,6 +59,7 @@ export function parseRestoreTarget(value: string): RestoreTarget {
  */
 export async function restoreBackup(input: RestoreInput): Promise<RestoreResult> {
   const backup = await openBackup(input.dir, input.id, input.backupKey);
+  input.allow?.(backup.manifest);
   const schemaVersion = await assertMigrationsMatch(backup.manifest);
   const target = await openEmptyTarget(input.into);
   try {
@@ -82,7 +85,7 @@ async function loadRows(target: Database, backup: OpenedBackup, onProgress: Rest
     for (const [index, table] of manifest.tables.entries()) {
       onProgress?.(index, manifest.tables.length, table.name);
       const reader = readPart(join(backup.dir, table.part), backup.dataKey, { backupId: manifest.id, part: table.part }, INSERT_ROWS);
-      for await (const batch of reader.batches) await insertRows(trx, table, batch);
+      for await (const batch of reader.items) await insertRows(trx, table, batch);
       const count = await countRows(trx, table.name);
       if (count !== table.rows) throw new Error(`${table.name}: restored ${count} rows, the manifest says ${table.rows}`);
       total += count;

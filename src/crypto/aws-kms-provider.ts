@@ -1,4 +1,5 @@
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { AWS_KMS_PROVIDER } from './root-key-provider.js';
 import type { GeneratedTenantKey, RootKeyProvider } from './root-key-provider.js';
 
 export interface AwsKmsSettings {
@@ -16,7 +17,7 @@ export interface AwsKmsSettings {
  */
 export function createAwsKmsProvider(settings: AwsKmsSettings, client = new KMSClient({ region: settings.region, ...(settings.endpoint ? { endpoint: settings.endpoint } : {}) })): RootKeyProvider {
   return {
-    name: 'aws-kms',
+    name: AWS_KMS_PROVIDER,
     async generateTenantKey(tenantId): Promise<GeneratedTenantKey> {
       const result = await client.send(new GenerateDataKeyCommand({ KeyId: settings.keyId, KeySpec: 'AES_256', EncryptionContext: { tenant: tenantId } }));
       if (!result.Plaintext || !result.CiphertextBlob) throw new Error('KMS GenerateDataKey returned no key');

@@ -22,6 +22,9 @@ export interface RootKeyProvider {
 
 const KEK_BYTES = 32;
 
+/** The name AWS KMS wraps are stored under (tenant_keys.provider). */
+export const AWS_KMS_PROVIDER = 'aws-kms';
+
 function tenantContext(tenantId: string): string {
   return `tenant-kek:${tenantId}`;
 }

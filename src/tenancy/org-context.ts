@@ -16,7 +16,7 @@ import { tenancyErrors } from './tenancy.errors.js';
 /** Who acts: a signed-in member, or an org API key with its scopes. */
 export type OrgActor = { type: 'user'; id: string } | { type: 'api_key'; id: string; scopes: readonly Scope[] };
 
-/** The organization a request acts in, and the caller's standing in it, resolved once per request. */
+/** The organization a request acts in, and the caller's standing in it, read for this request (never cached across requests). */
 export interface OrgContext {
   tenantId: string;
   /**

@@ -22,6 +22,8 @@ export { ErasedError } from './keyring.js';
 export type { Placement } from './keyring.js';
 export { REWRAP_JOB, staleDataKeys } from './rewrap.job.js';
 export { listTenantsWithKeys } from './keys.repository.js';
+export { readErasureLedger, replayErasureLedger } from './erasure-ledger.js';
+export type { ErasureEntry } from './erasure-ledger.js';
 export { createKeyring } from './keyring.js';
 
 // Room for `subject_id`, `category` and the JSON around `data` in a PUT body.
@@ -64,8 +66,8 @@ export function createVault(deps: VaultDependencies) {
       keyring.shredSubject(trx, tenantId, subjectId, requestId),
     /** The keyed blind index of a subject id in a tenant (what the erasure ledger and lookups hold). */
     subjectIndex: (tenantId: string, subjectId: string): Buffer => keyring.subjectIndex(tenantId, subjectId),
-    /** After a restore: destroys again the keys of subjects erased (per the ledger kept outside the backups). */
-    reapplyErasures: (tenantId: string, entries: ReadonlyArray<{ subjectIndex: Buffer; at: Date }>): Promise<number> => keyring.reapplyErasures(deps.db, tenantId, entries),
+    /** The key hierarchy itself: its cache, and the benchmark's plaintext baseline swaps its cipher. */
+    keyring,
     /** A new tenant KEK version (rampart keys rotate --tenant). */
     rotateTenantKey: (tenantId: string): Promise<number> => keyring.rotateTenantKey(deps.db, tenantId),
     async register(app: FastifyInstance, requireUserOrKey: (request: FastifyRequest) => Promise<void>): Promise<void> {

@@ -160,23 +160,6 @@ export function createKeyring({ provider, rootKey, clock, cache: cacheLimits = D
       return { destroyedKeys: destroyed.length };
     },
 
-    /**
-     * Re-applies ledger entries after a restore: destroys again any key of an erased subject that
-     * the restored data brought back (created before the erasure). Entries come from the ledger
-     * kept beside the backups (docs/operations.md "Restore").
-     */
-    async reapplyErasures(db: Kysely<DB>, tenantId: string, entries: ReadonlyArray<{ subjectIndex: Buffer; at: Date }>): Promise<number> {
-      return withTenant(db, tenantId, async (trx) => {
-        let destroyed = 0;
-        for (const entry of entries) {
-          const keys = await repo.destroyDataKeys(trx, tenantId, entry.subjectIndex, clock.now(), entry.at);
-          for (const keyId of keys) cache.delete(`dk:${tenantId}:${keyId}`);
-          destroyed += keys.length;
-        }
-        return destroyed;
-      });
-    },
-
     /** Makes a new KEK version for the tenant; new data keys are wrapped by it, old ones until rewrapped. */
     async rotateTenantKey(db: Kysely<DB>, tenantId: string): Promise<number> {
       const version = await withTenant(db, tenantId, async (trx) => {

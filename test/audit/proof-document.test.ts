@@ -162,6 +162,10 @@ describe('inclusion proof documents', () => {
     expectFailure({ ...doc, checkpoint: { ...doc.checkpoint, key_id: randomUUID() } }, 'unknown_key');
     const rsaWithSameKid = { ...generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' }), kid: key.kid };
     expectFailure(doc, 'unknown_key', undefined, [rsaWithSameKid]);
+    // A key file is read from disk: junk in its list is skipped, not a crash.
+    const junk = [null, 'key', 42, { kid: key.kid }] as unknown as JsonWebKey[];
+    expectFailure(doc, 'unknown_key', undefined, junk);
+    expect(checkProofDocument(doc, [...junk, key.publicJwk])).toEqual({ valid: true });
   });
 
   it('have a bad signature when the checkpoint was changed or signed by another key', () => {

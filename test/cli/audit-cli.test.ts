@@ -23,7 +23,8 @@ import type { Engine, Env } from './process.js';
  * `rampart audit verify` and `rampart audit verify-proof`, as an operator runs them (a process of
  * their own on the data folder), plus the progress the verb reports while it works.
  */
-describe('rampart audit', () => {
+// Every CLI run is a process that opens the database itself (on PGlite, one at a time).
+describe('rampart audit', { timeout: 180_000 }, () => {
   let data: Awaited<ReturnType<typeof createDataDir>>;
   let engine: Engine;
   let env: Env;
@@ -86,17 +87,16 @@ describe('rampart audit', () => {
     await writeFile(proofFile, JSON.stringify(proof));
     await writeFile(jwksFile, JSON.stringify({ keys }));
     await writeFile(forgedFile, JSON.stringify({ ...proof, entry_hash: '00'.repeat(32) }));
-    const [fromDatabase, fromFile, forged, missing] = await Promise.all([
-      runCli(['audit', 'verify-proof', '--proof', proofFile], env),
-      runCli(['audit', 'verify-proof', '--proof', proofFile, '--jwks', jwksFile], env),
-      runCli(['audit', 'verify-proof', '--proof', forgedFile, '--jwks', jwksFile], env),
-      runCli(['audit', 'verify-proof'], env),
-    ]);
-    expect(fromDatabase.code, fromDatabase.stderr).toBe(0);
-    expect(fromDatabase.stdout).toMatch(/inclusion proof verifies/);
+    // One after another: on PGlite each process waits for the data folder anyway.
+    const fromFile = await runCli(['audit', 'verify-proof', '--proof', proofFile, '--jwks', jwksFile], env);
     expect(fromFile.code, fromFile.stderr).toBe(0);
+    expect(fromFile.stdout).toMatch(/inclusion proof verifies/);
+    const fromDatabase = await runCli(['audit', 'verify-proof', '--proof', proofFile], env);
+    expect(fromDatabase.code, fromDatabase.stderr).toBe(0);
+    const forged = await runCli(['audit', 'verify-proof', '--proof', forgedFile], env);
     expect(forged.code).toBe(1);
     expectOneLine(forged.stderr, /inclusion proof does NOT verify/);
+    const missing = await runCli(['audit', 'verify-proof'], env);
     expect(missing.code).toBe(2);
     expectOneLine(missing.stderr, /--proof <file> is required/);
   });
@@ -105,9 +105,10 @@ describe('rampart audit', () => {
     await withRuntime(({ database: { db } }) =>
       asSuperuserWithoutTriggers(db, (trx) => sql`update audit_entries set metadata = '{"index": -1}' where tenant_id = ${orgA} and seq = 12`.execute(trx)),
     );
-    const [all, bad] = await Promise.all([runCli(['audit', 'verify'], env), runCli(['audit', 'verify', '--org', 'not-an-id'], env)]);
+    const all = await runCli(['audit', 'verify'], env);
     expect(all.code).toBe(1);
     expectOneLine(all.stderr, new RegExp(`NOT intact.*org ${orgA}: first invalid entry seq 12`));
+    const bad = await runCli(['audit', 'verify', '--org', 'not-an-id'], env);
     expect(bad.code).toBe(2);
     expectOneLine(bad.stderr, /--org must be an org id/);
   });
