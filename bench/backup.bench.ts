@@ -146,6 +146,7 @@ const benchmark: Benchmark = {
         ['rampart backup restore (incl. new database + migrations)', format(restoreSeconds, 2), format(plainMb / restoreSeconds, 1), format(created.rows / restoreSeconds, 0), format(baseline / restoreSeconds, 2)],
         ['rampart backup drill (restore + verify: measured RTO)', format(drill.duration_ms / 1000, 2), '', '', drill.outcome],
       ]);
+      if (drill.outcome === 'failed') console.log(`\ndrill failed: ${JSON.stringify(drill.details)}`);
       console.log(`\npeak RSS: ${format(rssAfterBackup, 0)} MB after backup, ${format(rssAfterRestore, 0)} MB after restore`);
       if (source.url) {
         const pgDump = await pgDumpSeconds(source.url);

@@ -67,12 +67,17 @@ async function cipherThroughput(seconds: number): Promise<void> {
   const context = { tenantId: randomUUID(), collection: 'guests', recordKey: 'g-1', field: 'data' };
   const header = { keyId: randomUUID(), kekVersion: 1 };
   const rows = [['size', 'raw node:crypto MB/s', 'envelope MB/s', 'ratio', `goal > ${GOAL_CIPHER}`]];
+  const rounds = 4;
   for (const size of [1024, 1024 * 1024]) {
     const plaintext = randomBytes(size);
     const aad = Buffer.concat([encodeHeader(header), Buffer.from(JSON.stringify(['t', 'guests', 'g-1', 'data']))]);
-    const raw = timeLoop(seconds, () => rawRoundTrip(key, plaintext, aad));
-    const envelope = timeLoop(seconds, () => openEnvelope(key, sealEnvelope(key, header, context, plaintext), context));
-    const mb = (ops: number) => (ops * size) / 1e6;
+    let [raw, envelope] = [0, 0];
+    // Interleaved rounds, so a burst of load from elsewhere falls on both sides alike.
+    for (let round = 0; round < rounds; round++) {
+      raw += timeLoop(seconds / rounds, () => rawRoundTrip(key, plaintext, aad));
+      envelope += timeLoop(seconds / rounds, () => openEnvelope(key, sealEnvelope(key, header, context, plaintext), context));
+    }
+    const mb = (ops: number) => (ops * size) / rounds / 1e6;
     rows.push([size === 1024 ? '1 KiB' : '1 MiB', format(mb(raw), 1), format(mb(envelope), 1), format(envelope / raw, 2), envelope / raw > GOAL_CIPHER ? 'met' : 'missed']);
   }
   printTable(rows);
@@ -123,7 +128,7 @@ interface BenchApp {
 /** An app on its own in-memory PGlite, listening on loopback, with an org and a records key. */
 async function startApp(plaintext: boolean): Promise<BenchApp> {
   const fileDir = await mkdtemp(join(tmpdir(), 'rampart-bench-vault-'));
-  const unreachable = '100000000';
+  const unreachable = '1000000';
   const config = loadConfig({
     RAMPART_DATA_DIR: fileDir,
     RAMPART_ROOT_KEY: randomBytes(32).toString('base64'),
@@ -264,7 +269,7 @@ async function fileStreaming(): Promise<void> {
 }
 
 const benchmark: Benchmark = {
-  description: 'vault: envelope AES-GCM vs raw node:crypto, keyring ops/s, record routes vs plaintext, file streaming',
+  description: 'envelope AES-GCM vs raw node:crypto, keyring ops/s, record routes vs plaintext, file streaming',
   async run() {
     const seconds = readLoadSettings().durationSeconds / 2;
     await cipherThroughput(seconds);

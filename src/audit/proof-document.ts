@@ -36,7 +36,9 @@ export const SignedCheckpoint = Type.Object(
     root: Sha256Hex,
     time: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$', description: 'ISO 8601, UTC, milliseconds' }),
     signature: Type.String({ pattern: '^[A-Za-z0-9_-]{86}$', description: 'Ed25519 over the tree head message, base64url' }),
-    key_id: Type.String({ minLength: 1, maxLength: 128, description: 'kid of the public key (JWK) that verifies the signature' }),
+    // Key ids are UUIDs today; the pattern also keeps terminal control characters out of the
+    // CLI's messages, which quote the key_id of a document from anywhere.
+    key_id: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$', description: 'kid of the public key (JWK) that verifies the signature' }),
   },
   { additionalProperties: false },
 );
@@ -93,7 +95,7 @@ const consistencyValidator = Compile(ConsistencyProofDocument);
 
 /**
  * Checks a proof document offline: its shape, the checkpoint signature(s) with the public key
- * whose `kid` is the checkpoint's `key_id` (Ed25519 JWKs as listPublicKeys returns them), then
+ * whose `kid` is the checkpoint's `key_id` (Ed25519 JWKs, as GET /v1/audit/keys publishes them), then
  * the RFC 9162 proof against the signed root(s). Stops at the first failure and says which.
  */
 export function checkProofDocument(doc: unknown, publicKeys: JsonWebKey[]): ProofCheck {

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { deriveKey } from '../crypto/root-key.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db/index.js';
+import { readErasureLedger, replayErasureLedger } from '../vault/index.js';
 import { verifyBackup } from './backup-reader.js';
 import type { VerifyReport } from './backup-reader.js';
 import { backupTime, completePath, isBackupId, listBackupIds, removeBackup, removeStalePartials } from './backup-store.js';
@@ -17,6 +18,7 @@ import { MANIFEST_FILE } from './manifest.js';
 import type { Manifest } from './manifest.js';
 import { planRetention } from './retention.js';
 import { restoreBackup, RestoreRefusedError } from './restore-backup.js';
+import { tableExists } from './snapshot.repository.js';
 import type { ErasureReplay, RestoreResult, RestoreTarget } from './restore-backup.js';
 
 /** An operator's mistake about which backup (unknown id, nowhere to be found); the message says which. */
@@ -39,7 +41,6 @@ export interface BackupServiceDependencies {
   rootKey: Buffer;
   clock: Clock;
   audit?: BackupAuditor;
-  replayErasures?: ErasureReplay;
 }
 
 export type BackupListing = {
@@ -67,6 +68,12 @@ export function createBackupService(deps: BackupServiceDependencies) {
     ...config.backup.offsiteDirs.map((dir, index) => ({ name: `offsite:${index + 1}`, dir })),
   ];
   const local = targets[0]!;
+  // The live ledger holds every erasure, including those made after the backup was taken.
+  const replayErasures: ErasureReplay = async (restored) => {
+    if (!(await tableExists(database.db, 'erasure_ledger')) || !(await tableExists(restored.db, 'erasure_ledger'))) return null;
+    const entries = await readErasureLedger(database.db);
+    return { entries: entries.length, keysDestroyed: await replayErasureLedger(restored.db, entries, clock) };
+  };
 
   async function holders(id: string): Promise<BackupTarget[]> {
     const found: BackupTarget[] = [];
@@ -142,7 +149,7 @@ export function createBackupService(deps: BackupServiceDependencies) {
             throw new RestoreRefusedError(`Backup ${id} holds production data and this instance is ${config.env}; pass --override-env "<reason>" if that is intended`);
           }
         },
-        ...(deps.replayErasures ? { replayErasures: deps.replayErasures } : {}),
+        replayErasures,
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       });
     },
@@ -154,7 +161,7 @@ export function createBackupService(deps: BackupServiceDependencies) {
         target: local,
         databaseUrl: config.databaseUrl,
         now: clock.now(),
-        ...(deps.replayErasures ? { replayErasures: deps.replayErasures } : {}),
+        replayErasures,
         ...(onProgress ? { onProgress } : {}),
       });
       await deps.audit?.({

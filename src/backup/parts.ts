@@ -80,7 +80,7 @@ export function readPart(path: string, key: Buffer, binding: PartBinding, batchS
   const plaintext = readPlaintext(path, key, binding);
   async function* items(): AsyncGenerator<TextRow[]> {
     // Split on the newline byte, which never occurs inside a multi-byte UTF-8 character.
-    let rest = Buffer.alloc(0);
+    let rest: Buffer = Buffer.alloc(0);
     let batch: TextRow[] = [];
     for await (const chunk of plaintext.items) {
       const data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;

@@ -22,9 +22,14 @@ export class RestoreRefusedError extends Error {
 
 /**
  * Replays erasures onto a restored database (docs/operations.md "Restore"): whoever was erased
- * after the backup must not come back. Provided by the vault module once it exists.
+ * after the backup must not come back. Null when there is no erasure ledger to replay.
  */
-export type ErasureReplay = (restored: Database) => Promise<{ replayed: number }>;
+export type ErasureReplay = (restored: Database) => Promise<ErasuresReplayed | null>;
+
+export interface ErasuresReplayed {
+  entries: number;
+  keysDestroyed: number;
+}
 
 export interface RestoreInput {
   /** The backup's folder (a complete backup in some target) and id. */
@@ -43,7 +48,7 @@ export interface RestoreResult {
   tables: number;
   rows: number;
   schemaVersion: number;
-  erasuresReplayed: number | null;
+  erasuresReplayed: ErasuresReplayed | null;
   auditHeadsMatch: boolean | null;
 }
 
@@ -67,7 +72,7 @@ export async function restoreBackup(input: RestoreInput): Promise<RestoreResult>
     const rows = await loadRows(target, backup, input.onProgress);
     const replay = input.replayErasures ? await input.replayErasures(target) : null;
     const auditHeadsMatch = backup.manifest.audit_heads === null ? null : sameHeads(await readAuditHeads(target.db), backup.manifest.audit_heads);
-    return { id: backup.manifest.id, tables: backup.manifest.tables.length, rows, schemaVersion, erasuresReplayed: replay?.replayed ?? null, auditHeadsMatch };
+    return { id: backup.manifest.id, tables: backup.manifest.tables.length, rows, schemaVersion, erasuresReplayed: replay, auditHeadsMatch };
   } finally {
     await target.close();
   }

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
 /**
- * The vault's ciphertext format (docs/decisions/0015-vault-envelope-encryption.md):
+ * The vault's ciphertext format (docs/decisions/0030-vault-envelope-encryption.md):
  *
  *   version (1) = 1 | data key id (16, a UUID) | KEK version at writing (4, big-endian)
  *   | nonce (12) | ciphertext | GCM tag (16)
@@ -70,8 +70,8 @@ export function sealEnvelope(dataKey: Buffer, header: EnvelopeHeader, context: E
   const cipher = createCipheriv('aes-256-gcm', dataKey, nonce);
   cipher.setAAD(associatedData(headerBytes, context));
   const body = cipher.update(plaintext);
-  const last = cipher.final();
-  return Buffer.concat([headerBytes, nonce, body, last, cipher.getAuthTag()]);
+  cipher.final();
+  return Buffer.concat([headerBytes, nonce, body, cipher.getAuthTag()]);
 }
 
 /** Decrypts an envelope whose header named `dataKey`; throws UndecryptableError on any mismatch. */
@@ -86,7 +86,9 @@ export function openEnvelope(dataKey: Buffer, bytes: Uint8Array, context: Envelo
     decipher.setAAD(associatedData(headerBytes, context));
     decipher.setAuthTag(tag);
     const body = decipher.update(envelope.subarray(HEADER_BYTES + NONCE_BYTES, envelope.length - TAG_BYTES));
-    return Buffer.concat([body, decipher.final()]);
+    // GCM's final() only checks the tag (it returns nothing): no second copy of the plaintext.
+    decipher.final();
+    return body;
   } catch {
     throw new UndecryptableError('envelope failed authentication');
   }

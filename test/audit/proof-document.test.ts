@@ -148,6 +148,7 @@ describe('inclusion proof documents', () => {
     expectFailure({ ...doc, seq: '5' }, 'malformed', /\/seq/);
     expectFailure({ ...doc, seq: 2 ** 53 }, 'malformed', /\/seq/);
     expectFailure({ ...doc, tenant: 'not-an-org' }, 'malformed', /\/tenant/);
+    expectFailure({ ...doc, checkpoint: { ...doc.checkpoint, key_id: '\u001b[2Jkey' } }, 'malformed', /\/checkpoint\/key_id/);
     expectFailure({ ...doc, size: 21 }, 'malformed', /size 21 differs from the checkpoint's size 20/);
     expectFailure({ ...doc, seq: 20 }, 'malformed', /seq 20 is not below the size 20/);
     expectFailure({ ...doc, checkpoint: { ...doc.checkpoint, signature: `${doc.checkpoint.signature}=` } }, 'malformed', /\/checkpoint\/signature/);

@@ -6,12 +6,13 @@ import { openPglite, openPostgres } from '../../src/platform/db/index.js';
 import type { Database } from '../../src/platform/db/index.js';
 import { createTestDatabase } from '../helpers/database.js';
 import type { TestDatabase } from '../helpers/database.js';
-import { backupConfig, dumpAll, emptyPostgresDatabase, makeFolders, postgresReachable, seedTrickyRows, serviceFor } from './support.js';
+import { backupConfig, dumpAll, emptyPostgresDatabase, makeFolders, postgresReachable, recordErasure, seedSubjectKey, seedTrickyRows, serviceFor, subjectKeysDestroyed } from './support.js';
 import type { BackupFolders } from './support.js';
 
 /**
  * create -> verify -> restore -> identical data, on the engine under test, and into the other
- * engine: PGlite -> PostgreSQL on a default run, PostgreSQL -> PGlite on a DATABASE_URL run.
+ * engine: PGlite -> PostgreSQL on a default run, PostgreSQL -> PGlite on a DATABASE_URL run. A
+ * subject erased after the backup stays erased: the restore replays the live erasure ledger.
  */
 describe('backup round trip', () => {
   let source: TestDatabase;
@@ -19,11 +20,13 @@ describe('backup round trip', () => {
   let backupId: string;
   let expected: Record<string, string[]>;
   let pgReachable: boolean;
+  let subject: { tenantId: string; subjectIndex: Buffer };
 
   beforeAll(async () => {
     source = await createTestDatabase();
     folders = await makeFolders();
     await seedTrickyRows(source.database);
+    subject = await seedSubjectKey(source.database);
     pgReachable = await postgresReachable();
   });
   afterAll(async () => {
@@ -37,6 +40,8 @@ describe('backup round trip', () => {
     backupId = created.id;
     // After the backup: creating it added its signing key, which the snapshot holds.
     expected = await dumpAll(source.database);
+    // Erased after the backup: a restore must not bring the subject back.
+    await recordErasure(source.database, subject);
     expect(created.rows).toBeGreaterThan(150);
     const [listed] = await service.list();
     expect(listed).toMatchObject({ id: created.id, engine: source.database.kind, targets: ['local', 'offsite:1'] });
@@ -49,9 +54,14 @@ describe('backup round trip', () => {
     const restored = await service.restore(backupId, into);
     expect(restored.rows).toBe(Object.values(expected).reduce((sum, rows) => sum + rows.length, 0));
     expect(restored.auditHeadsMatch).not.toBe(false);
+    expect(restored.erasuresReplayed).toMatchObject({ entries: 1, keysDestroyed: 1 });
     const target = await open();
     try {
-      expect(await dumpAll(target)).toEqual(expected);
+      const { data_keys: keys, erasure_ledger: ledger, ...rest } = await dumpAll(target);
+      const { data_keys: expectedKeys, erasure_ledger: expectedLedger, ...expectedRest } = expected;
+      expect(rest).toEqual(expectedRest);
+      expect([keys?.length, ledger?.length]).toEqual([expectedKeys?.length, (expectedLedger?.length ?? 0) + 1]);
+      expect(await subjectKeysDestroyed(target, subject)).toEqual([true]);
     } finally {
       await target.close();
     }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,4 +95,27 @@ export async function emptyPostgresDatabase(): Promise<{ url: string; drop(): Pr
   const name = `rampart_bk_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   await adminQuery(POSTGRES_URL, `create database ${name}`);
   return { url: withDatabase(POSTGRES_URL, name), drop: () => adminQuery(POSTGRES_URL, `drop database if exists ${name} with (force)`) };
+}
+
+/** A data subject with a live data key (raw rows shaped like the vault's), in a new org. */
+export async function seedSubjectKey(database: Database): Promise<{ tenantId: string; subjectIndex: Buffer }> {
+  const tenantId = randomUUID();
+  const subjectIndex = randomBytes(32);
+  await sql`insert into tenants (tenant_id, name) values (${tenantId}, 'Erasure org')`.execute(database.db);
+  await sql`insert into tenant_keys (tenant_id, version, provider, wrapped_key) values (${tenantId}, 1, 'local', ${randomBytes(60)})`.execute(database.db);
+  await sql`insert into data_keys (tenant_id, key_id, subject_index, kek_version, wrapped_key, created_at)
+    values (${tenantId}, ${randomUUID()}, ${subjectIndex}, 1, ${randomBytes(60)}, now() - interval '1 hour')`.execute(database.db);
+  return { tenantId, subjectIndex };
+}
+
+/** Records an erasure in the live ledger (what the vault's erase does, minus the key destruction). */
+export async function recordErasure(database: Database, subject: { tenantId: string; subjectIndex: Buffer }): Promise<void> {
+  await sql`insert into erasure_ledger (tenant_id, entry_id, subject_index, request_id, at) values (${subject.tenantId}, ${randomUUID()}, ${subject.subjectIndex}, null, now())`.execute(database.db);
+}
+
+/** The subject's data keys in `database`: whether each is destroyed. */
+export async function subjectKeysDestroyed(database: Database, subject: { tenantId: string; subjectIndex: Buffer }): Promise<boolean[]> {
+  const { rows } = await sql<{ destroyed: boolean }>`
+    select destroyed_at is not null as destroyed from data_keys where tenant_id = ${subject.tenantId} and subject_index = ${subject.subjectIndex}`.execute(database.db);
+  return rows.map((row) => row.destroyed);
 }

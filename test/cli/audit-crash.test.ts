@@ -1,17 +1,14 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { openRuntime } from '../../src/runtime.js';
-import { chainEntries } from '../audit/chain-support.js';
 import { TEST_ROOT_KEY } from '../helpers/app.js';
 import { freshEmail, PASSWORD } from '../identity/support.js';
-import { createDataDir, createEngine, runCli, startServer } from './process.js';
+import { createDataDir, createEngine, startServer } from './process.js';
 import type { Engine, Env, RunningServer } from './process.js';
 
 /**
  * A crash in the middle of a burst of audited writes (SIGKILL: no shutdown, no flush): after a
  * restart on the same data, every write the server acknowledged has its entry, and the chain has
- * no gap and verifies. Writes that were not acknowledged may or may not be there, never half.
+ * no gap and verifies (GET .../audit/verify; the CLI's verify is tested in audit-cli.test.ts). Writes that were not acknowledged may or may not be there, never half.
  */
 describe('the audit log across a crash', () => {
   let data: Awaited<ReturnType<typeof createDataDir>>;
@@ -65,16 +62,22 @@ describe('the audit log across a crash', () => {
     const acknowledged = { settings: new Set<string>(), events: new Set<number>() };
     let next = 0;
     let killed = false;
+    // Anything but success before the kill is a bug in the test set-up, not a crash effect.
+    const refusals: string[] = [];
     const running = server;
     async function writer(): Promise<void> {
-      while (!killed) {
+      while (!killed && refusals.length === 0) {
         const index = next++;
         try {
           if (index % 2 === 0) {
             const name = `burst ${index}`;
-            if ((await call('PATCH', `/v1/orgs/${org}`, token, { name })).status === 200) acknowledged.settings.add(name);
-          } else if ((await call('POST', `/v1/orgs/${org}/audit/events`, key, { action: 'burst.written', metadata: { index } })).status === 201) {
-            acknowledged.events.add(index);
+            const response = await call('PATCH', `/v1/orgs/${org}`, token, { name });
+            if (response.status === 200) acknowledged.settings.add(name);
+            else refusals.push(`${response.status} ${await response.text()}`);
+          } else {
+            const response = await call('POST', `/v1/orgs/${org}/audit/events`, key, { action: 'burst.written', metadata: { index } });
+            if (response.status === 201) acknowledged.events.add(index);
+            else refusals.push(`${response.status} ${await response.text()}`);
           }
         } catch {
           return; // the connection died with the server
@@ -86,28 +89,27 @@ describe('the audit log across a crash', () => {
       }
     }
     await Promise.all(Array.from({ length: 8 }, writer));
+    expect(refusals).toEqual([]);
     await running.exited;
     expect(acknowledged.settings.size + acknowledged.events.size).toBeGreaterThanOrEqual(60);
 
     server = await startServer(env);
-    const verified = await json<{ valid: boolean; entries: number }>(call('GET', `/v1/orgs/${org}/audit/verify`, token), 200);
+    const verified = await json<{ valid: boolean; entries: number; head: { seq: number } }>(call('GET', `/v1/orgs/${org}/audit/verify`, token), 200);
     expect(verified.valid).toBe(true);
-    const cli = await runCli(['audit', 'verify', '--org', org], env);
-    expect(cli.code, cli.stderr).toBe(0);
+    const rows: Array<{ seq: number; action: string; metadata: Record<string, unknown> }> = [];
+    for (let cursor: string | null = ''; cursor !== null; ) {
+      const page: { data: typeof rows; next_cursor: string | null } = await json(call('GET', `/v1/orgs/${org}/audit?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, token), 200);
+      rows.push(...page.data);
+      cursor = page.next_cursor;
+    }
+    // Newest first: every seq from the head down to 0, once.
+    expect(rows.map((row) => row.seq)).toEqual(rows.map((_, index) => verified.head.seq - index));
+    expect(rows.length).toBe(verified.entries);
+    const names = new Set(rows.filter((row) => row.action === 'org.settings_changed').map((row) => (row.metadata as { after: { name: string } }).after.name));
+    const events = new Set(rows.filter((row) => row.action === 'burst.written').map((row) => (row.metadata as { index: number }).index));
+    for (const name of acknowledged.settings) expect(names.has(name), name).toBe(true);
+    for (const index of acknowledged.events) expect(events.has(index), String(index)).toBe(true);
     expect(await server.stop()).toBe(0);
     server = null;
-
-    const runtime = await openRuntime(loadConfig(env), { migrate: false });
-    try {
-      const rows = await chainEntries(runtime.database.db, org);
-      expect(rows.map((row) => row.seq)).toEqual(rows.map((_, index) => index));
-      expect(rows.length).toBe(verified.entries);
-      const names = new Set(rows.filter((row) => row.action === 'org.settings_changed').map((row) => (row.metadata as { after: { name: string } }).after.name));
-      const events = new Set(rows.filter((row) => row.action === 'burst.written').map((row) => (row.metadata as { index: number }).index));
-      for (const name of acknowledged.settings) expect(names.has(name), name).toBe(true);
-      for (const index of acknowledged.events) expect(events.has(index), String(index)).toBe(true);
-    } finally {
-      await runtime.close();
-    }
-  }, 60_000);
+  }, 180_000);
 });

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { keysVerb } from '../../src/cli/verbs/keys.verb.js';
 import { withTenant } from '../../src/platform/db/index.js';
 import { parseHeader } from '../../src/vault/envelope.js';
-import { REWRAP_JOB } from '../../src/vault/index.js';
+import { readErasureLedger, replayErasureLedger, REWRAP_JOB } from '../../src/vault/index.js';
+import { systemClock } from '../../src/platform/clock.js';
 import { TEST_ROOT_KEY } from '../helpers/app.js';
 import { drainJobs } from '../identity/support.js';
 import { useVaultApp, vaultClient } from './support.js';
@@ -80,6 +81,7 @@ describe('vault keys: rotation, rewrap and crypto-shredding', () => {
     expect((await api.putFile(token, org.id, 'scan.pdf', Buffer.from('%PDF erased'), { 'x-rampart-subject-id': erased })).statusCode).toBe(201);
     expect((await api.putFile(token, org.id, 'kept.pdf', Buffer.from('%PDF kept'), { 'x-rampart-subject-id': 'kept-subject' })).statusCode).toBe(201);
 
+    const before = await dataKeys(org.id);
     const result = await withTenant(state.t.db.database.db, org.id, (trx) => state.t.app.vault.shredSubject(trx, org.id, erased, 'req-1'));
     expect(result).toEqual({ destroyedKeys: 1 });
 
@@ -109,5 +111,18 @@ describe('vault keys: rotation, rewrap and crypto-shredding', () => {
     expect((await api.put(token, org.id, 'people', 'back', { data: { again: true }, subject_id: erased })).statusCode).toBe(201);
     expect((await api.get(token, org.id, 'people', 'back')).json()).toMatchObject({ data: { again: true } });
     expect((await api.get(token, org.id, 'people', 'gone')).statusCode).toBe(404);
+
+    // A restore from a backup taken before the erasure brings the key and an older ledger back;
+    // replaying the ledger kept outside the backups destroys it again, and only it.
+    const entries = (await readErasureLedger(state.t.db.database.db)).filter((entry) => entry.tenantId === org.id);
+    const db = state.t.db.database.db;
+    for (const key of before) await db.updateTable('data_keys').set({ wrapped_key: Buffer.from(key.wrapped_key), destroyed_at: null }).where('key_id', '=', key.key_id).execute();
+    await db.deleteFrom('erasure_ledger').where('tenant_id', '=', org.id).execute();
+    expect((await api.get(token, org.id, 'people', 'gone')).statusCode).toBe(200);
+    expect(await replayErasureLedger(db, entries, systemClock)).toBe(1);
+    expect((await api.get(token, org.id, 'people', 'gone')).json()).toMatchObject({ error: { code: 'erased' } });
+    expect((await api.get(token, org.id, 'people', 'back')).json()).toMatchObject({ data: { again: true } });
+    expect(await db.selectFrom('erasure_ledger').select('entry_id').where('tenant_id', '=', org.id).execute()).toHaveLength(1);
+    expect(await replayErasureLedger(db, entries, systemClock)).toBe(0);
   });
 });

@@ -47,7 +47,9 @@ export const backupVerb: DatabaseVerb<BackupResult> = {
         return [
           `Restored backup ${String(result.id)}: ${plural(Number(result.rows), 'row')} in ${plural(Number(result.tables), 'table')}, schema version ${String(result.schema_version)}; row counts match the manifest.`,
           result.audit_heads_match === null ? 'The backup has no audit log.' : result.audit_heads_match ? 'Audit chain heads match the manifest.' : 'WARNING: audit chain heads differ from the manifest.',
-          result.erasures_replayed === null ? 'Erasure ledger not replayed: the vault module provides no replay yet (see docs/operations.md).' : `Replayed ${plural(Number(result.erasures_replayed), 'erasure')}.`,
+          result.erasures === null
+            ? 'No erasure ledger to replay.'
+            : `Erasure ledger replayed: ${plural(Number((result.erasures as Record<string, Json>).entries), 'erasure')}, ${plural(Number((result.erasures as Record<string, Json>).keys_destroyed), 'data key')} destroyed again.`,
           'Start Rampart on it with the same root key (RAMPART_ROOT_KEY or RAMPART_ROOT_KEY_FILE); it applies any newer migrations.',
         ].join('\n');
       case 'drill':
@@ -111,7 +113,7 @@ async function runAction(action: Action, id: string | undefined, context: Databa
           rows: restored.rows,
           schema_version: restored.schemaVersion,
           audit_heads_match: restored.auditHeadsMatch,
-          erasures_replayed: restored.erasuresReplayed,
+          erasures: restored.erasuresReplayed && { entries: restored.erasuresReplayed.entries, keys_destroyed: restored.erasuresReplayed.keysDestroyed },
         };
       }
       case 'drill': {
