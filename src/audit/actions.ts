@@ -12,8 +12,8 @@ import type { Static, TSchema } from 'typebox';
  * - `personal`: metadata fields that are personal data; they are stored apart, in the `personal`
  *   column with the IP and user agent (src/audit/canonical.ts), so they can be encrypted or erased
  *   per data subject without breaking the chain.
- * - `target`: the type of what the action is about, and the metadata field holding its id (or
- *   `principal`: the principal the event is about).
+ * - `target`: the type of what the action is about, and where its id comes from: a metadata field,
+ *   `principal` (the principal the event is about) or `tenant` (the org itself).
  */
 interface ActionDefinition {
   description: string;

@@ -30,8 +30,6 @@ export function createAuditLog(deps: { config: Config; database: Database; clock
   const hostEvents = createHostEvents({ db, clock: deps.clock, logger: deps.logger });
 
   return {
-    /** Signs due checkpoints now (what the job does every minute); the CLI and tests call it. */
-    checkpointer,
     async register(app: FastifyInstance, requireUserOrKey: (request: FastifyRequest) => Promise<void>): Promise<void> {
       app.addHook('onReady', async () => {
         // A database that is down at start must not stop the app from starting (readiness says 503).

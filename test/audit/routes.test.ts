@@ -229,6 +229,15 @@ describe('audit log routes', () => {
     expect(jwks.map((key) => key.kid)).not.toContain(first[0]!.key_id);
   });
 
+  it('describes every audit route in the OpenAPI document', async () => {
+    const spec = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json<{ paths: Record<string, Record<string, unknown>> }>();
+    for (const path of ['', '/events', '/export', '/verify', '/checkpoints', '/proofs/inclusion', '/proofs/consistency']) {
+      expect(Object.keys(spec.paths), path).toContain(`/v1/orgs/{org}/audit${path}`);
+    }
+    expect(Object.keys(spec.paths['/v1/orgs/{org}/audit/events']!)).toEqual(['post']);
+    expect(spec.paths['/v1/audit/keys']).toBeDefined();
+  });
+
   it('refuses the routes to a member when the plan switches audit:read off', async () => {
     const gated = await createTestApp({ ...RELAXED_LIMITS, RAMPART_PLANS: JSON.stringify({ free: { disabled: ['audit:read', 'org:export'] } }) });
     try {
