@@ -44,13 +44,13 @@ export function createCheckpointer(deps: CheckpointerDependencies) {
     async run(): Promise<number> {
       let signed = 0;
       for (const tenantId of await nonEmptyChains(deps.db)) {
-        if (await this.checkpointChain(tenantId)) signed++;
+        if (await this.checkpointChain(tenantId, false)) signed++;
       }
       return signed;
     },
 
-    /** Signs the chain's current head if the policy says it is due; returns it, or null when nothing was signed. */
-    async checkpointChain(tenantId: string): Promise<CheckpointView | null> {
+    /** Signs the chain's current head if the policy says it is due (or `force`: tests, tools); returns it, or null when nothing was signed. */
+    async checkpointChain(tenantId: string, force: boolean): Promise<CheckpointView | null> {
       const key = await deps.signingKey();
       const now = deps.clock.now();
       return withTenant(deps.db, tenantId, async (trx) => {
@@ -58,7 +58,7 @@ export function createCheckpointer(deps: CheckpointerDependencies) {
         if (!head || head.size === 0) return null;
         const last = await latestCheckpoint(trx, tenantId);
         if (last && last.size >= head.size) return null;
-        if (last && head.size - last.size < deps.policy.everyEntries && now.getTime() - last.at.getTime() < deps.policy.everyMinutes * 60_000) return null;
+        if (!force && last && head.size - last.size < deps.policy.everyEntries && now.getTime() - last.at.getTime() < deps.policy.everyMinutes * 60_000) return null;
         const root = rootOfFrontier(head.frontier.map((node) => Buffer.from(node)));
         const signature = signTreeHead(key.privateKey, { tenant: tenantId, size: head.size, root, time: now });
         const row = { tenant_id: tenantId, size: head.size, root, at: now, signature, key_id: key.kid };

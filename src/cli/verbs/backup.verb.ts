@@ -42,7 +42,7 @@ export const backupVerb: DatabaseVerb<BackupResult> = {
         return backups.map((b) => `${String(b.id)}  ${String(b.engine)}  ${plural(Number(b.rows), 'row')}  ${String(b.bytes)} B  on ${(b.targets as string[]).join(', ')}`).join('\n');
       }
       case 'verify':
-        return result.ok ? `Backup ${String(result.id)} verified: signature, hashes and every chunk's tag (${plural(Number(result.rows), 'row')}).` : `Backup ${String(result.id)} FAILED verification:\n${(result.problems as string[]).map((p) => `  ${p}`).join('\n')}`;
+        return `Backup ${String(result.id)} verified: signature, hashes and every chunk's tag (${plural(Number(result.rows), 'row')}).`;
       case 'restore':
         return [
           `Restored backup ${String(result.id)}: ${plural(Number(result.rows), 'row')} in ${plural(Number(result.tables), 'table')}, schema version ${String(result.schema_version)}; row counts match the manifest.`,
@@ -95,7 +95,9 @@ async function runAction(action: Action, id: string | undefined, context: Databa
         return { action, backups: await service.list() };
       case 'verify': {
         const report = await service.verify(needId(), progress('Verifying'));
-        return { action, id: report.id, ok: report.ok, tables: report.tables, rows: report.rows, problems: report.problems.map(describeProblem) };
+        // A failed verification exits 1, so a scheduled `rampart backup verify` can alert on it.
+        if (!report.ok) throw new VerbError(`Backup ${report.id} failed verification: ${report.problems.map(describeProblem).join('; ')}`);
+        return { action, id: report.id, tables: report.tables, rows: report.rows };
       }
       case 'restore': {
         const into = context.input.options.into;
