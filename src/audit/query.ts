@@ -66,16 +66,25 @@ async function filtered(trx: TenantTransaction, tenantId: string, filters: Audit
   if (filters.actorId !== undefined) query = query.where('actor_id', '=', filters.actorId);
   if (filters.targetId !== undefined) query = query.where('target_id', '=', filters.targetId);
   // A time bound also becomes a seq bound, found through the (tenant_id, at) index: entries are
-  // appended in time order, so a time window is a seq range, and the scan stays inside it instead
-  // of walking back from the newest entry (the planner cannot know that at and seq move together).
-  if (filters.since !== undefined) query = query.where('at', '>=', filters.since).where('seq', '>=', (await firstSeqAtOrAfter(trx, tenantId, filters.since)) ?? Number.MAX_SAFE_INTEGER);
+  // appended in about time order, so a time window is about a seq range, and the scan stays inside
+  // it instead of walking back from the newest entry (the planner cannot know that at and seq move
+  // together). An entry's time is taken before its transaction waits for the chain's lock, so
+  // neighbours may be out of order by that wait: the seq range is widened by APPEND_SKEW_MS, and
+  // the exact time condition stays.
+  if (filters.since !== undefined) {
+    const from = await firstSeqAtOrAfter(trx, tenantId, new Date(filters.since.getTime() - APPEND_SKEW_MS));
+    query = query.where('at', '>=', filters.since).where('seq', '>=', from ?? Number.MAX_SAFE_INTEGER);
+  }
   if (filters.until !== undefined) {
     query = query.where('at', '<', filters.until);
-    const below = await firstSeqAtOrAfter(trx, tenantId, filters.until);
+    const below = await firstSeqAtOrAfter(trx, tenantId, new Date(filters.until.getTime() + APPEND_SKEW_MS));
     if (below !== null) query = query.where('seq', '<', below);
   }
   return query;
 }
+
+/** Far more than an append transaction can take (queries time out after 30 s). */
+const APPEND_SKEW_MS = 5 * 60_000;
 
 /** The first seq whose entry is at `time` or later, or null when none is: two index probes. */
 async function firstSeqAtOrAfter(trx: TenantTransaction, tenantId: string, time: Date): Promise<number | null> {

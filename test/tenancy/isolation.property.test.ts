@@ -303,10 +303,13 @@ describe('tenant isolation (property)', () => {
       { numRuns: 250 },
     );
     expect(await snapshot(b.id)).toEqual(before);
-  });
+    // Hundreds of requests: on a loaded 2-core machine this can take longer than the default 30 s.
+  }, 120_000);
 
   it("answers A's people and key in A's own org, with B's member, invitation and key ids, as for ids that do not exist", async () => {
-    const withIds = routes.filter((route) => route.subParams.length > 0);
+    // Vault records and files are named by the client (PUT creates whatever name it is given), so
+    // B's ids there are just new names in A's org; their isolation is proven in test/vault.
+    const withIds = routes.filter((route) => route.subParams.length > 0 && !/^\/v1\/orgs\/\{org\}\/(records|files)\//.test(route.template));
     expect(withIds.length).toBeGreaterThan(0);
     const beforeA = await snapshot(a.id);
     const beforeB = await snapshot(b.id);
@@ -335,5 +338,5 @@ describe('tenant isolation (property)', () => {
     );
     expect(await snapshot(a.id)).toEqual(beforeA);
     expect(await snapshot(b.id)).toEqual(beforeB);
-  });
+  }, 120_000);
 });
