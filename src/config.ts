@@ -1,3 +1,4 @@
+import { CronExpressionParser } from 'cron-parser';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
@@ -79,9 +80,9 @@ export interface BackupConfig {
   /** Grandfather-father-son retention: one backup per day for `dailyDays`, one per ISO week for `weeklyDays`. */
   keepDailyDays: number;
   keepWeeklyDays: number;
-  /** UTC cron slots of the backup (followed by pruning) and of the restore drill. */
-  schedule: string;
-  drillSchedule: string;
+  /** UTC cron slots of the backup (followed by pruning) and of the restore drill; null when off. */
+  schedule: string | null;
+  drillSchedule: string | null;
 }
 
 export interface Config {
@@ -184,8 +185,8 @@ export function loadConfig(env: Source = process.env): Config {
       offsiteDirs: read.list('RAMPART_BACKUP_TARGETS').map((dir) => resolve(dir)),
       keepDailyDays: read.integer('RAMPART_BACKUP_KEEP_DAILY_DAYS', 30, 1, 3650),
       keepWeeklyDays: read.integer('RAMPART_BACKUP_KEEP_WEEKLY_DAYS', 365, 0, 36500),
-      schedule: read.string('RAMPART_BACKUP_SCHEDULE', '23 2 * * *'),
-      drillSchedule: read.string('RAMPART_BACKUP_DRILL_SCHEDULE', '41 4 * * 0'),
+      schedule: read.schedule('RAMPART_BACKUP_SCHEDULE', '23 2 * * *'),
+      drillSchedule: read.schedule('RAMPART_BACKUP_DRILL_SCHEDULE', '41 4 * * 0'),
     },
     vault: {
       kms: readKms(read),
@@ -396,6 +397,18 @@ class Reader {
     }
     if (!protocols.includes(url.protocol)) {
       throw new ConfigError(`${name} must use ${protocols.join(' or ')}, got ${url.protocol}`);
+    }
+    return raw;
+  }
+
+  /** A UTC cron expression, or `off` (null): scheduled work an operator runs some other way. */
+  schedule(name: string, fallback: string): string | null {
+    const raw = this.string(name, fallback);
+    if (raw === 'off') return null;
+    try {
+      CronExpressionParser.parse(raw, { tz: 'UTC' });
+    } catch {
+      throw new ConfigError(`${name} must be a cron expression (5 fields, UTC) or "off", got "${raw}"`);
     }
     return raw;
   }

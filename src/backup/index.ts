@@ -48,7 +48,8 @@ export function createBackups(deps: BackupsDependencies): { service: BackupServi
     register(app: FastifyInstance) {
       app.addHook('onReady', async () => {
         const { schedule, drillSchedule } = deps.config.backup;
-        await Promise.all([deps.jobs.schedule(BACKUP_JOB, schedule, BACKUP_JOB), deps.jobs.schedule(BACKUP_DRILL_JOB, drillSchedule, BACKUP_DRILL_JOB)]).catch(
+        const schedules = [schedule ? deps.jobs.schedule(BACKUP_JOB, schedule, BACKUP_JOB) : deps.jobs.unschedule(BACKUP_JOB), drillSchedule ? deps.jobs.schedule(BACKUP_DRILL_JOB, drillSchedule, BACKUP_DRILL_JOB) : deps.jobs.unschedule(BACKUP_DRILL_JOB)];
+        await Promise.all(schedules).catch(
           (error: unknown) => app.log.warn({ err: error }, 'backups not scheduled yet'),
         );
       });

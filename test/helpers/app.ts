@@ -31,6 +31,9 @@ export async function createTestApp(env: Record<string, string> = {}, options: {
     RAMPART_DATA_DIR: '/nonexistent-test-data-dir',
     RAMPART_ROOT_KEY: TEST_ROOT_KEY,
     RAMPART_LOG_LEVEL: 'info',
+    // A test that moves the clock by days would otherwise run a full backup and restore drill.
+    RAMPART_BACKUP_SCHEDULE: 'off',
+    RAMPART_BACKUP_DRILL_SCHEDULE: 'off',
     REDIS_URL: process.env.REDIS_URL,
     ...env,
   });

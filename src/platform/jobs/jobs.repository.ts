@@ -205,6 +205,10 @@ export async function upsertSchedule(
     .execute();
 }
 
+export async function deleteSchedule(db: Kysely<DB>, name: string): Promise<void> {
+  await db.deleteFrom('job_schedules').where('name', '=', name).execute();
+}
+
 /** Schedules due at `now`, locked until the transaction ends; those another node holds are skipped. */
 export async function lockDueSchedules(trx: Transaction<DB>, now: Date): Promise<ScheduleRow[]> {
   return trx

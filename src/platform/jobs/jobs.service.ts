@@ -11,6 +11,7 @@ import {
   claimJobs,
   completeJob,
   countJobsByState,
+  deleteSchedule,
   extendLease,
   insertJob,
   lockDueSchedules,
@@ -128,6 +129,11 @@ export class JobQueue {
   async schedule(name: string, cron: string, jobName: string, payload: object = {}): Promise<void> {
     const nextRunAt = slotAfter(cron, this.clock.now());
     await upsertSchedule(this.db, { name, cron, jobName, payload: JSON.stringify(payload), nextRunAt });
+  }
+
+  /** Removes the recurring schedule `name` (an operator switched it off); jobs already enqueued still run. */
+  async unschedule(name: string): Promise<void> {
+    await deleteSchedule(this.db, name);
   }
 
   /**
