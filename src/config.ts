@@ -69,6 +69,10 @@ export interface AuditConfig {
   checkpointEvery: number;
   /** And one that grew at all gets one after this many minutes. */
   checkpointMinutes: number;
+  /** Entries older than this many days move to sealed archive files (src/audit/retention.ts). */
+  retentionDays: number;
+  /** The folder of those archive files. */
+  archiveDir: string;
 }
 
 /** Backups (docs/operations.md "Backups"). */
@@ -179,6 +183,9 @@ export function loadConfig(env: Source = process.env): Config {
     audit: {
       checkpointEvery: read.integer('RAMPART_AUDIT_CHECKPOINT_EVERY', 1000, 1, 10_000_000),
       checkpointMinutes: read.integer('RAMPART_AUDIT_CHECKPOINT_MINUTES', 10, 1, 1440),
+      // At least a month: an auditor's questions about last month must find the entries live.
+      retentionDays: read.integer('RAMPART_AUDIT_RETENTION_DAYS', 365, 30, 36500),
+      archiveDir: resolve(dataDir, read.string('RAMPART_AUDIT_ARCHIVE_DIR', 'audit-archive')),
     },
     backup: {
       dir: resolve(dataDir, read.string('RAMPART_BACKUP_DIR', 'backups')),

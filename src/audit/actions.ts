@@ -187,6 +187,24 @@ export const AUDIT_ACTIONS = {
     metadata: Meta({ key: Type.String() }),
     target: { type: 'file', from: 'key' },
   },
+  'backup.created': {
+    description: 'a backup was taken and verified on every target; metadata holds its id, size and targets',
+    metadata: Meta({ backup_id: Type.String(), tables: Type.Number(), rows: Type.Number(), bytes: Type.Number(), targets: Type.Array(Type.String()) }),
+    target: { type: 'backup', from: 'backup_id' },
+  },
+  'backup.pruned': {
+    description: 'backups past the retention policy were deleted from every target; metadata lists them',
+    metadata: Meta({ pruned: Type.Array(Type.String()), kept: Type.Number() }),
+  },
+  'backup.drill_completed': {
+    description: 'a restore drill restored a backup into a scratch database; metadata holds its outcome and measured duration',
+    metadata: Meta({ drill_id: Type.String(), backup_id: Type.Union([Type.String(), Type.Null()]), outcome: Type.String(), duration_ms: Type.Number() }),
+    target: { type: 'backup', from: 'backup_id' },
+  },
+  'audit.archived': {
+    description: 'retention moved entries from..below-1 of this chain to a sealed archive file; metadata holds the range, the file and its SHA-256',
+    metadata: Meta({ from: Type.Number(), below: Type.Number(), file: Type.String(), sha256: Type.String() }),
+  },
 } as const satisfies Record<string, ActionDefinition>;
 
 /** Security-relevant actions Rampart records itself. */

@@ -57,6 +57,31 @@ export function chainedEntryOf(row: EntryRow): ChainedEntry {
   };
 }
 
+/** Where a walk along a chain stands: the next seq, the hash it must link to, the Merkle frontier. */
+export interface ChainWalk {
+  size: number;
+  prevHash: Buffer;
+  frontier: Buffer[];
+}
+
+/**
+ * Checks that `entry` (with its stored hash and Merkle nodes) is the next one of the walk, and
+ * advances the walk past it; returns what is wrong instead, leaving the walk where it was. The
+ * one check of an entry: the database's verification and the archive reader both use it.
+ */
+export function checkNextEntry(walk: ChainWalk, entry: ChainedEntry, storedHash: Buffer, treeNodes: readonly Buffer[]): string | null {
+  if (entry.seq !== walk.size) return 'entry is missing';
+  if (!entry.prevHash.equals(walk.prevHash)) return 'prev_hash does not link to the previous entry';
+  const hash = entryHash(entry);
+  if (!hash.equals(storedHash)) return 'hash does not match the entry';
+  const grown = appendLeaf(walk.frontier, walk.size, leafHash(hash));
+  if (!sameBuffers(grown.completed, treeNodes)) return 'stored Merkle nodes do not match';
+  walk.frontier = grown.frontier;
+  walk.prevHash = hash;
+  walk.size += 1;
+  return null;
+}
+
 /**
  * Recomputes a chain from its archived boundary (or genesis) to its head: seq continuity, every
  * prev_hash link, every hash, the Merkle tree (the stored nodes proofs are built from, and the root
@@ -77,16 +102,15 @@ export async function verifyChain(db: Kysely<DB>, tenantId: string, options: Ver
   const keys = new Map((await listAllPublicKeys(db, 'audit-checkpoint')).map((jwk) => [(jwk as { kid?: string }).kid, jwk]));
   const bySize = new Map<number, CheckpointRow>(checkpoints.map((checkpoint) => [checkpoint.size, checkpoint]));
 
-  let size = head.archived_size;
-  let prevHash: Buffer = toBuffer(head.archived_prev_hash);
-  let frontier = toBuffers(head.archived_frontier);
+  const walk: ChainWalk = { size: head.archived_size, prevHash: toBuffer(head.archived_prev_hash), frontier: toBuffers(head.archived_frontier) };
+  let size = walk.size;
   // The last size a valid checkpoint (or the archived boundary) proves: a mismatching checkpoint
   // says something before it changed, not where.
   let provenSize = size;
   const invalid = (seq: number, reason: string): VerifyResult => ({ valid: false, entries: size - head.archived_size, head: headView, first_invalid_seq: seq, reason });
 
   function checkpointProblem(checkpoint: CheckpointRow): string | null {
-    if (!rootOfFrontier(frontier).equals(toBuffer(checkpoint.root))) return `the signed checkpoint at size ${checkpoint.size} does not match the entries`;
+    if (!rootOfFrontier(walk.frontier).equals(toBuffer(checkpoint.root))) return `the signed checkpoint at size ${checkpoint.size} does not match the entries`;
     const key = keys.get(checkpoint.key_id);
     const treeHead = { tenant: tenantId, size: checkpoint.size, root: toBuffer(checkpoint.root), time: checkpoint.at };
     if (!key || !verifyTreeHead(key, treeHead, toBuffer(checkpoint.signature))) return `the checkpoint at size ${checkpoint.size} has no valid signature`;
@@ -116,15 +140,9 @@ export async function verifyChain(db: Kysely<DB>, tenantId: string, options: Ver
     );
     if (rows.length === 0) return invalid(size, 'entries are missing');
     for (const row of rows) {
-      if (row.seq !== size) return invalid(size, 'entry is missing');
-      if (!toBuffer(row.prev_hash).equals(prevHash)) return invalid(size, 'prev_hash does not link to the previous entry');
-      const hash = entryHash(chainedEntryOf(row));
-      if (!hash.equals(toBuffer(row.hash))) return invalid(size, 'hash does not match the entry');
-      const grown = appendLeaf(frontier, size, leafHash(hash));
-      if (!sameBuffers(grown.completed, toBuffers(row.tree_nodes))) return invalid(size, 'stored Merkle nodes do not match');
-      frontier = grown.frontier;
-      prevHash = hash;
-      size += 1;
+      const problem = checkNextEntry(walk, chainedEntryOf(row), toBuffer(row.hash), toBuffers(row.tree_nodes));
+      if (problem) return invalid(size, problem);
+      size = walk.size;
       const checkpoint = bySize.get(size);
       if (checkpoint) {
         const problem = checkpointProblem(checkpoint);
@@ -134,7 +152,7 @@ export async function verifyChain(db: Kysely<DB>, tenantId: string, options: Ver
     }
     options.onProgress?.({ checked: size - head.archived_size, total });
   }
-  if (!prevHash.equals(toBuffer(head.head_hash))) return invalid(size - 1, 'the head does not point at the last entry');
-  if (!sameBuffers(frontier, toBuffers(head.frontier))) return invalid(size - 1, 'the head Merkle frontier does not match the entries');
+  if (!walk.prevHash.equals(toBuffer(head.head_hash))) return invalid(size - 1, 'the head does not point at the last entry');
+  if (!sameBuffers(walk.frontier, toBuffers(head.frontier))) return invalid(size - 1, 'the head Merkle frontier does not match the entries');
   return { valid: true, entries: total, head: headView };
 }

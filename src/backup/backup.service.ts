@@ -1,5 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { recordAuditEvent } from '../audit/index.js';
+import type { SecurityAction } from '../audit/index.js';
 import type { Config } from '../config.js';
 import { deriveKey } from '../crypto/root-key.js';
 import type { Clock } from '../platform/clock.js';
@@ -26,21 +28,13 @@ export class BackupNotFoundError extends Error {
   override readonly name = 'BackupNotFoundError';
 }
 
-/** What a backup-related action tells the audit log (wired to the audit module by app.ts). */
-export interface BackupAuditEvent {
-  action: 'backup.created' | 'backup.pruned' | 'backup.drill_completed';
-  at: Date;
-  metadata: Record<string, string | number | boolean | null | string[]>;
-}
-
-export type BackupAuditor = (event: BackupAuditEvent) => Promise<void>;
+type BackupAction = Extract<SecurityAction, `backup.${string}`>;
 
 export interface BackupServiceDependencies {
   config: Config;
   database: Database;
   rootKey: Buffer;
   clock: Clock;
-  audit?: BackupAuditor;
 }
 
 export type BackupListing = {
@@ -63,6 +57,9 @@ const STALE_PARTIAL_MS = 24 * 3_600_000;
 export function createBackupService(deps: BackupServiceDependencies) {
   const { config, database, clock } = deps;
   const backupKey = deriveKey(deps.rootKey, 'backup');
+  // Backups are the platform's own work: their entries go to the platform chain, by the system.
+  const audit = (action: BackupAction, metadata: Record<string, unknown>): Promise<void> =>
+    recordAuditEvent(database.db, { realm: 'platform', principalId: null, actor: { type: 'system', id: null }, action, ip: null, userAgent: null, metadata, at: clock.now() });
   const targets: BackupTarget[] = [
     { name: 'local', dir: config.backup.dir },
     ...config.backup.offsiteDirs.map((dir, index) => ({ name: `offsite:${index + 1}`, dir })),
@@ -103,7 +100,7 @@ export function createBackupService(deps: BackupServiceDependencies) {
         now: clock.now(),
         ...(onProgress ? { onProgress } : {}),
       });
-      await deps.audit?.({ action: 'backup.created', at: clock.now(), metadata: { backup_id: created.id, tables: created.tables, rows: created.rows, bytes: created.bytes, targets: targets.map((t) => t.name) } });
+      await audit('backup.created', { backup_id: created.id, tables: created.tables, rows: created.rows, bytes: created.bytes, targets: targets.map((t) => t.name) });
       return created;
     },
 
@@ -164,11 +161,7 @@ export function createBackupService(deps: BackupServiceDependencies) {
         replayErasures,
         ...(onProgress ? { onProgress } : {}),
       });
-      await deps.audit?.({
-        action: 'backup.drill_completed',
-        at: clock.now(),
-        metadata: { drill_id: drill.id, backup_id: drill.backup_id, outcome: drill.outcome, duration_ms: drill.duration_ms },
-      });
+      await audit('backup.drill_completed', { drill_id: drill.id, backup_id: drill.backup_id, outcome: drill.outcome, duration_ms: drill.duration_ms });
       return drill;
     },
 
@@ -184,7 +177,7 @@ export function createBackupService(deps: BackupServiceDependencies) {
       const plan = planRetention([...ids].map((id) => ({ id, createdAt: backupTime(id) })), now, config.backup);
       for (const id of plan.prune) for (const target of targets) await removeBackup(target, id);
       for (const target of targets) await removeStalePartials(target, new Date(now.getTime() - STALE_PARTIAL_MS));
-      if (plan.prune.length > 0) await deps.audit?.({ action: 'backup.pruned', at: now, metadata: { pruned: plan.prune, kept: plan.keep.length } });
+      if (plan.prune.length > 0) await audit('backup.pruned', { pruned: plan.prune, kept: plan.keep.length });
       return { kept: plan.keep, pruned: plan.prune };
     },
   };

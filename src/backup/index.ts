@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { deriveKey } from '../crypto/root-key.js';
 import type { JobQueue } from '../platform/jobs/index.js';
 import type { Logger } from '../platform/log/logger.js';
 import { createBackupService } from './backup.service.js';
@@ -6,7 +7,7 @@ import type { BackupService, BackupServiceDependencies } from './backup.service.
 
 /** Backups, restores, drills and retention of this instance (docs/operations.md "Backups"). */
 export { createBackupService, BackupNotFoundError } from './backup.service.js';
-export type { BackupAuditEvent, BackupAuditor, BackupListing, BackupService } from './backup.service.js';
+export type { BackupListing, BackupService } from './backup.service.js';
 /** A backup failed verification; `problems` name the file and chunk. */
 export { BackupIntegrityError, describeProblem } from './backup-reader.js';
 export type { BackupProblem, VerifyReport } from './backup-reader.js';
@@ -17,6 +18,17 @@ export type { ErasureReplay, RestoreResult, RestoreTarget } from './restore-back
 export { planRetention } from './retention.js';
 export type { RetentionPolicy } from './retention.js';
 export type { DrillRow } from './drills.repository.js';
+/** The sealed part format (NDJSON, gzip, authenticated AES-256-GCM chunks), reused by audit archives. */
+export { readPart, writePart } from './parts.js';
+export { PartIntegrityError } from './chunked-cipher.js';
+
+/**
+ * A key of the backup hierarchy for another kind of archive (audit retention): HKDF of the backup
+ * key, so the root key alone opens it, and `purpose` keeps it apart from backups' own keys.
+ */
+export function archiveKey(rootKey: Buffer, purpose: string): Buffer {
+  return deriveKey(deriveKey(rootKey, 'backup'), purpose);
+}
 
 export const BACKUP_JOB = 'backup.create';
 export const BACKUP_DRILL_JOB = 'backup.drill';

@@ -18,10 +18,11 @@ export interface WrittenPart {
 }
 
 /**
- * Writes batches of rows to `path` as NDJSON, gzip-compressed, then encrypted in authenticated
- * chunks; every stage streams, so memory does not grow with the table.
+ * Writes batches of rows (any JSON values: table rows here, audit archives too) to `path` as
+ * NDJSON, gzip-compressed, then encrypted in authenticated chunks; every stage streams, so memory
+ * does not grow with the table.
  */
-export async function writePart(path: string, batches: AsyncIterable<TextRow[]>, key: Buffer, binding: PartBinding): Promise<WrittenPart> {
+export async function writePart(path: string, batches: AsyncIterable<readonly unknown[]>, key: Buffer, binding: PartBinding): Promise<WrittenPart> {
   let rows = 0;
   let bytes = 0;
   const hash = createHash('sha256');
@@ -75,18 +76,18 @@ function readPlaintext(path: string, key: Buffer, binding: PartBinding): PartRea
   return { items: items(), sha256: () => part.sha256() };
 }
 
-/** Reads a part's rows back, in batches of at most `batchSize`. */
-export function readPart(path: string, key: Buffer, binding: PartBinding, batchSize: number): PartReader<TextRow[]> {
+/** Reads a part's rows back, in batches of at most `batchSize` (rows are as written: the caller checks their shape). */
+export function readPart<Row = TextRow>(path: string, key: Buffer, binding: PartBinding, batchSize: number): PartReader<Row[]> {
   const plaintext = readPlaintext(path, key, binding);
-  async function* items(): AsyncGenerator<TextRow[]> {
+  async function* items(): AsyncGenerator<Row[]> {
     // Split on the newline byte, which never occurs inside a multi-byte UTF-8 character.
     let rest: Buffer = Buffer.alloc(0);
-    let batch: TextRow[] = [];
+    let batch: Row[] = [];
     for await (const chunk of plaintext.items) {
       const data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
       let start = 0;
       for (let at = data.indexOf(NEWLINE); at !== -1; at = data.indexOf(NEWLINE, start)) {
-        batch.push(JSON.parse(data.toString('utf8', start, at)) as TextRow);
+        batch.push(JSON.parse(data.toString('utf8', start, at)) as Row);
         start = at + 1;
         if (batch.length >= batchSize) {
           yield batch;

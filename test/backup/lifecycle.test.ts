@@ -1,6 +1,7 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PLATFORM_CHAIN } from '../../src/audit/index.js';
 import { RestoreRefusedError } from '../../src/backup/index.js';
 import { createTestDatabase } from '../helpers/database.js';
 import type { TestDatabase } from '../helpers/database.js';
@@ -74,6 +75,18 @@ describe('backup lifecycle', () => {
     expect(drill.backup_age_seconds).toBeGreaterThanOrEqual(0);
     const [latest] = await service.drills(1);
     expect(latest).toMatchObject({ id: drill.id, outcome: 'passed', duration_ms: drill.duration_ms });
+    // Both are the system's own actions, in the platform chain.
+    const entries = await source.database.db
+      .selectFrom('audit_entries')
+      .select(['action', 'actor_type', 'target_id', 'metadata'])
+      .where('tenant_id', '=', PLATFORM_CHAIN)
+      .where('target_id', '=', id)
+      .orderBy('seq')
+      .execute();
+    expect(entries).toEqual([
+      expect.objectContaining({ action: 'backup.created', actor_type: 'system', target_id: id }),
+      expect.objectContaining({ action: 'backup.drill_completed', actor_type: 'system', target_id: id, metadata: expect.objectContaining({ outcome: 'passed', duration_ms: drill.duration_ms }) }),
+    ]);
   }, 180_000);
 
   it('prunes by the retention policy on every target, idempotently', async () => {
