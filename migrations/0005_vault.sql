@@ -2,7 +2,7 @@
 -- metadata. Every table is tenant-owned (rule of 0001). No column holds plaintext personal data:
 -- record data and subject ids are AES-256-GCM envelopes (src/vault/envelope.ts); subjects are found
 -- by a keyed blind index (HMAC under a per-tenant key derived from the root key).
--- See docs/decisions/0030-vault-envelope-encryption.md.
+-- See docs/decisions/0020-vault-envelope-encryption.md.
 
 -- Tenant key-encryption keys (KEKs), versioned; wrapped by the root key provider (local root key
 -- or KMS), never stored in the clear. The newest version not retired wraps new data keys.

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
 /**
- * The vault's ciphertext format (docs/decisions/0030-vault-envelope-encryption.md):
+ * The vault's ciphertext format (docs/decisions/0020-vault-envelope-encryption.md):
  *
  *   version (1) = 1 | data key id (16, a UUID) | KEK version at writing (4, big-endian)
  *   | nonce (12) | ciphertext | GCM tag (16)

@@ -5,7 +5,7 @@ import { associatedData, encodeHeader, HEADER_BYTES, NONCE_BYTES, parseHeader, T
 import type { EnvelopeContext, EnvelopeHeader } from './envelope.js';
 
 /**
- * Encrypted files (docs/decisions/0030): the envelope header, the chunk size (4, big-endian), then
+ * Encrypted files (docs/decisions/0020): the envelope header, the chunk size (4, big-endian), then
  * chunks of `nonce (12) | ciphertext (chunk size, the last one shorter) | tag (16)`. Each chunk has
  * its own nonce, and its associated data adds its index and whether it is the last: a reordered,
  * dropped or appended chunk, or a file cut at a chunk boundary, fails authentication. Memory stays
