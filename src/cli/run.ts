@@ -37,7 +37,11 @@ export async function runCli(argv: readonly string[], terminal: Terminal, verbs:
   const renderer = createRenderer(terminal, { json: flags.json, render: (result) => verb.render(result) });
   try {
     if (verb.access === 'local') await runLocal(verb, verbArgv, renderer.handle, verbs);
-    else await runOnHost(verb, verbArgv, parseVerbInput(verb, verbArgv), renderer.handle, verbs);
+    else {
+      const input = parseVerbInput(verb, verbArgv);
+      if (verb.offline?.when(input)) renderer.handle({ type: 'result', result: await verb.offline.run({ input, report: createReporter(renderer.handle), verbs }) });
+      else await runOnHost(verb, verbArgv, input, renderer.handle, verbs);
+    }
   } catch (error) {
     const event = toErrorEvent(error);
     renderer.handle(event);

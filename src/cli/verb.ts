@@ -78,6 +78,11 @@ export interface DatabaseVerb<R extends Json = Json> extends VerbBase {
   needsCurrentSchema: boolean;
   run(context: DatabaseContext): Promise<R>;
   render(result: R): string;
+  /**
+   * Arguments for which the verb needs no database (a check against files the operator gives):
+   * it then runs in the CLI alone, so it works where no Rampart database is reachable.
+   */
+  offline?: { when(input: VerbInput): boolean; run(context: LocalContext): Promise<R> };
 }
 
 export type Verb = LocalVerb | DatabaseVerb;

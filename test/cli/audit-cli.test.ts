@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { copyFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendToChains } from '../../src/audit/chain.js';
 import { inclusionProof } from '../../src/audit/proofs.js';
+import { createAuditRetention } from '../../src/audit/retention.js';
+import { archiveKey } from '../../src/backup/index.js';
 import { runDatabaseVerb } from '../../src/cli/execute.js';
 import type { VerbEvent } from '../../src/cli/events.js';
 import { auditVerb } from '../../src/cli/verbs/audit.verb.js';
@@ -99,6 +101,56 @@ describe('rampart audit', { timeout: 180_000 }, () => {
     const missing = await runCli(['audit', 'verify-proof'], env);
     expect(missing.code).toBe(2);
     expectOneLine(missing.stderr, /--proof <file> is required/);
+  });
+
+  it('verify-proof with --jwks needs no database, and names the failure and its reason', async () => {
+    const { proof, keys } = await withRuntime(async ({ database: { db } }) => ({
+      proof: await inclusionProof(db, orgA, 3, 30),
+      keys: await listAllPublicKeys(db, 'audit-checkpoint'),
+    }));
+    const proofFile = join(data.dir, 'offline-proof.json');
+    const forgedFile = join(data.dir, 'offline-forged.json');
+    const jwksFile = join(data.dir, 'offline-jwks.json');
+    await writeFile(proofFile, JSON.stringify(proof));
+    await writeFile(forgedFile, JSON.stringify({ ...proof, entry_hash: '00'.repeat(32) }));
+    await writeFile(jwksFile, JSON.stringify({ keys }));
+    // A tenant's machine: no Rampart data folder, and no database that answers.
+    const nowhere = { RAMPART_DATA_DIR: join(data.dir, 'no-rampart-here'), RAMPART_ROOT_KEY: TEST_ROOT_KEY, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' };
+    const valid = await runCli(['audit', 'verify-proof', '--proof', proofFile, '--jwks', jwksFile], nowhere);
+    expect(valid.code, valid.stderr).toBe(0);
+    expect(valid.stdout).toMatch(/inclusion proof verifies/);
+    const forged = await runCli(['audit', 'verify-proof', '--proof', forgedFile, '--jwks', jwksFile], nowhere);
+    expect(forged.code).toBe(1);
+    expectOneLine(forged.stderr, /inclusion proof does NOT verify: proof_mismatch: the proof does not show entry 3/);
+    const notAKeySet = await runCli(['audit', 'verify-proof', '--proof', proofFile, '--jwks', join(data.dir, 'offline-proof.json')], nowhere);
+    expect(notAKeySet.code).toBe(1);
+    expectOneLine(notAKeySet.stderr, /has no "keys" list/);
+    expect(await stat(join(data.dir, 'no-rampart-here')).catch(() => null)).toBeNull();
+  });
+
+  it('archive-read decrypts a retention archive and checks it, with or without a database', async () => {
+    const orgC = randomUUID();
+    const archiveDir = join(data.dir, 'audit-archive');
+    const archived = await withRuntime(async ({ database: { db }, rootKey }) => {
+      const longAgo = new Date(Date.now() - 40 * 86_400_000);
+      await appendToChains(db, [{ tenantId: orgC, entries: Array.from({ length: 6 }, (_, index) => seedEntry(index, longAgo)) }]);
+      await signCheckpoint(db, orgC);
+      const retention = createAuditRetention({ db, clock: { now: () => new Date() }, retentionDays: 30, archiveDir, archiveKey: archiveKey(rootKey, 'audit-archive'), publicKeys: () => listAllPublicKeys(db, 'audit-checkpoint') });
+      return (await retention.archiveChain(orgC))!;
+    });
+    const file = join(archiveDir, archived.file);
+    const jwksFile = join(data.dir, 'archive-jwks.json');
+    await writeFile(jwksFile, JSON.stringify({ keys: await withRuntime(({ database: { db } }) => listAllPublicKeys(db, 'audit-checkpoint')) }));
+    const offline = await runCli(['audit', 'archive-read', file, '--jwks', jwksFile], { ...env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(offline.stdout).toMatch(new RegExp(`archive .* is intact: 6 entries of org ${orgC} \\(seq 0 to 5\\).*SHA-256 ${archived.sha256}`));
+    const fromDatabase = await runCli(['audit', 'archive-read', file], env);
+    expect(fromDatabase.code, fromDatabase.stderr).toBe(0);
+    const renamed = join(data.dir, 'renamed.ndjson.gz.enc');
+    await copyFile(file, renamed);
+    const refused = await runCli(['audit', 'archive-read', renamed, '--jwks', jwksFile], env);
+    expect(refused.code).toBe(1);
+    expectOneLine(refused.stderr, /does NOT verify: .*authentication failed/);
   });
 
   it('verify exits 1 with one line naming the chain and the first invalid seq after tampering', async () => {

@@ -52,6 +52,22 @@ interface Route {
   template: string;
   /** Path parameters other than `{org}`. */
   subParams: string[];
+  /** The route's required query parameters, filled with a valid value: without them validation answers first. */
+  query: string;
+}
+
+interface OpenApiParameter {
+  in: string;
+  name: string;
+  required?: boolean;
+  schema?: { type?: string; default?: unknown };
+}
+
+/** A value each required query parameter accepts (those with a default are not really required). */
+function requiredQuery(operation: { parameters?: OpenApiParameter[] }): string {
+  const required = (operation.parameters ?? []).filter((parameter) => parameter.in === 'query' && parameter.required && parameter.schema?.default === undefined);
+  const valueOf = (parameter: OpenApiParameter): string => (parameter.schema?.type === 'integer' || parameter.schema?.type === 'number' ? '1' : 'x');
+  return new URLSearchParams(required.map((parameter): [string, string] => [parameter.name, valueOf(parameter)])).toString();
 }
 
 interface Call {
@@ -142,6 +158,9 @@ describe('tenant isolation (property)', () => {
       memberships: await trx.selectFrom('memberships').selectAll().where('tenant_id', '=', tenantId).orderBy('user_id').execute(),
       invitations: await trx.selectFrom('invitations').selectAll().where('tenant_id', '=', tenantId).orderBy('invitation_id').execute(),
       apiKeys: await trx.selectFrom('api_keys').selectAll().where('tenant_id', '=', tenantId).orderBy('key_id').execute(),
+      // B's audit chain: a crossing read of personal data or any crossing write would extend it.
+      auditHead: await trx.selectFrom('audit_heads').select(['size', 'head_hash']).where('tenant_id', '=', tenantId).execute(),
+      records: await trx.selectFrom('vault_records').selectAll().where('tenant_id', '=', tenantId).execute(),
     }));
     // Every audited org action records its tenant; a crossing write would have left an event.
     const events = await db
@@ -162,9 +181,10 @@ describe('tenant isolation (property)', () => {
     const { method } = call.route;
     const withBody = method === 'POST' || method === 'PUT' || method === 'PATCH';
     const payload = withBody && call.body !== undefined ? JSON.stringify(call.body) : undefined;
+    const query = call.route.query ? `?${call.route.query}` : '';
     return t.app.inject({
       method,
-      url: fill(call.route.template, org, ids, call.upper),
+      url: fill(call.route.template, org, ids, call.upper) + query,
       remoteAddress: ip,
       headers: { authorization: actorOf(call).authorization, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(payload === undefined ? {} : { payload }),
@@ -222,7 +242,7 @@ describe('tenant isolation (property)', () => {
 
     const spec = await t.app.inject({ method: 'GET', url: '/openapi.json' });
     expect(spec.statusCode).toBe(200);
-    const paths = spec.json<{ paths: Record<string, Record<string, unknown>> }>().paths;
+    const paths = spec.json<{ paths: Record<string, Record<string, { parameters?: OpenApiParameter[] }>> }>().paths;
     routes = Object.entries(paths)
       .filter(([path]) => path === '/v1/orgs/{org}' || path.startsWith('/v1/orgs/{org}/'))
       .flatMap(([template, operations]) =>
@@ -230,6 +250,7 @@ describe('tenant isolation (property)', () => {
           method,
           template,
           subParams: [...template.matchAll(/\{(\w+)\}/g)].map((match) => match[1]!).filter((name) => name !== 'org'),
+          query: requiredQuery(operations[method.toLowerCase()]!),
         })),
       );
 
