@@ -126,19 +126,20 @@ export async function verifyChain(db: Kysely<DB>, tenantId: string, options: Ver
   if (beyond) return invalid(head.size, `a checkpoint covers ${beyond.size} entries but the head has ${head.size}`);
 
   const total = head.size - head.archived_size;
-  while (size < head.size) {
-    const rows = await withTenant(db, tenantId, (trx) =>
-      trx
-        .selectFrom('audit_entries')
-        .selectAll()
-        .where('tenant_id', '=', tenantId)
-        .where('seq', '>=', size)
-        .where('seq', '<', head.size)
-        .orderBy('seq')
-        .limit(batchSize)
-        .execute(),
+  const readBatch = (from: number) => {
+    const batch = withTenant(db, tenantId, (trx) =>
+      trx.selectFrom('audit_entries').selectAll().where('tenant_id', '=', tenantId).where('seq', '>=', from).where('seq', '<', head.size).orderBy('seq').limit(batchSize).execute(),
     );
+    // Read ahead while the previous batch is checked; a run that stops early leaves it unawaited, never unhandled.
+    batch.catch(() => undefined);
+    return batch;
+  };
+  let nextBatch = readBatch(size);
+  while (size < head.size) {
+    const rows = await nextBatch;
     if (rows.length === 0) return invalid(size, 'entries are missing');
+    const after = rows.at(-1)!.seq + 1;
+    if (after < head.size) nextBatch = readBatch(after);
     for (const row of rows) {
       const problem = checkNextEntry(walk, chainedEntryOf(row), toBuffer(row.hash), toBuffers(row.tree_nodes));
       if (problem) return invalid(size, problem);
