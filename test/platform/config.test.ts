@@ -40,6 +40,13 @@ describe('configuration', () => {
     expectConfigError({ RAMPART_SECURITY_TXT_EXPIRES: 'soon' }, /RAMPART_SECURITY_TXT_EXPIRES/);
   });
 
+  it('keeps audit entries a year by default, and at least a month', () => {
+    const config = loadConfig({ RAMPART_DATA_DIR: '/srv/rampart' });
+    expect(config.audit).toMatchObject({ retentionDays: 365, archiveDir: '/srv/rampart/audit-archive' });
+    expect(loadConfig({ RAMPART_AUDIT_RETENTION_DAYS: '30' }).audit.retentionDays).toBe(30);
+    expectConfigError({ RAMPART_AUDIT_RETENTION_DAYS: '29' }, /RAMPART_AUDIT_RETENTION_DAYS must be a whole number from 30/);
+  });
+
   it('never echoes a database URL, which may hold a password', () => {
     try {
       loadConfig({ DATABASE_URL: 'mysql://user:hunter2@db/x' });
