@@ -47,6 +47,12 @@ describe('configuration', () => {
     expectConfigError({ RAMPART_AUDIT_RETENTION_DAYS: '29' }, /RAMPART_AUDIT_RETENTION_DAYS must be a whole number from 30/);
   });
 
+  it('takes a backup schedule as a cron expression or off, and names a malformed one', () => {
+    expect(loadConfig({}).backup).toMatchObject({ schedule: '23 2 * * *', drillSchedule: '41 4 * * 0' });
+    expect(loadConfig({ RAMPART_BACKUP_SCHEDULE: 'off', RAMPART_BACKUP_DRILL_SCHEDULE: '0 5 * * 1' }).backup).toMatchObject({ schedule: null, drillSchedule: '0 5 * * 1' });
+    expectConfigError({ RAMPART_BACKUP_DRILL_SCHEDULE: 'every sunday' }, /RAMPART_BACKUP_DRILL_SCHEDULE must be a cron expression/);
+  });
+
   it('never echoes a database URL, which may hold a password', () => {
     try {
       loadConfig({ DATABASE_URL: 'mysql://user:hunter2@db/x' });
