@@ -24,7 +24,8 @@ create policy audit_heads_isolation on audit_heads
   with check (tenant_id = rampart_current_tenant());
 -- The first append creates the head; later ones advance it. The archived boundary is the retention
 -- function's alone.
-grant select, insert, update (size, head_hash, frontier, updated_at) on audit_heads to rampart_app;
+-- (The insert names the chain only: a head created with an archived boundary would be retention's act.)
+grant select, insert (tenant_id), update (size, head_hash, frontier, updated_at) on audit_heads to rampart_app;
 
 -- hash = SHA-256 of the RFC 8785 canonical JSON of the entry with prev_hash (src/audit/canonical.ts).
 -- personal holds the personal fields (ip, user agent, personal metadata) apart from metadata, as
@@ -231,3 +232,20 @@ alter function rampart_audit_chains() owner to rampart_audit_retention;
 revoke create on schema public from rampart_audit_retention;
 revoke all on function rampart_audit_chains() from public;
 revoke all on function rampart_audit_archive(uuid, bigint) from public;
+-- The hand-over done, a migrating user that is not a superuser leaves the role again: otherwise
+-- anyone with the service's credentials could SET ROLE to it and delete entries outside the
+-- function. It keeps the right to call both functions, which the jobs and the CLI do.
+do $$
+begin
+  execute format('grant execute on function rampart_audit_chains() to %I', current_user);
+  execute format('grant execute on function rampart_audit_archive(uuid, bigint) to %I', current_user);
+  if exists (
+    select 1 from pg_auth_members m
+    join pg_roles r on r.oid = m.roleid
+    join pg_roles u on u.oid = m.member
+    where r.rolname = 'rampart_audit_retention' and u.rolname = current_user
+  ) then
+    execute format('revoke rampart_audit_retention from %I', current_user);
+  end if;
+end
+$$;

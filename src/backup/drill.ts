@@ -76,9 +76,15 @@ export async function runDrill(input: DrillInput): Promise<DrillRow> {
   return drill;
 }
 
-// Stored and shown to operators: integrity messages name files and chunks; a database error's
-// message names constraints, never values (those are in its detail, left out), and is scrubbed.
+// Stored and shown to operators: integrity messages name files and chunks. A database error is
+// reduced to its SQLSTATE and the table or constraint it names: its message may quote a value
+// from a restored row ("invalid input syntax for type uuid: ...").
 function describeFailure(error: unknown): string {
   if (error instanceof BackupIntegrityError) return error.message;
+  const fields = (error ?? {}) as { code?: unknown; table?: unknown; constraint?: unknown };
+  if (typeof fields.code === 'string' && /^[0-9A-Z]{5}$/.test(fields.code)) {
+    const where = [fields.table, fields.constraint].filter((part): part is string => typeof part === 'string');
+    return `database error ${fields.code}${where.length > 0 ? ` (${where.join(', ')})` : ''}`;
+  }
   return error instanceof Error ? scrubString(`${error.name}: ${error.message}`).slice(0, 1000) : 'unknown failure';
 }

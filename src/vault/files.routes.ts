@@ -17,7 +17,16 @@ const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{
 const SUBJECT_HEADER = 'x-rampart-subject-id';
 
 const UploadHeaders = Type.Object({
-  [SUBJECT_HEADER]: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: "The data subject the file is about (the host application's id); kept only as a blind index" })),
+  // Printable ASCII only: Node reads header bytes as Latin-1, so a UTF-8 id would be indexed under
+  // other characters than the same id in a JSON body, and erasing the subject would miss the file.
+  [SUBJECT_HEADER]: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 256,
+      pattern: '^[\\x20-\\x7e]+$',
+      description: "The data subject the file is about (the host application's id, printable ASCII); kept only as a blind index",
+    }),
+  ),
 });
 
 /**

@@ -110,6 +110,8 @@ describe('vault files', () => {
     expect((await api.putFile(org.admin.token, org.id, '.secret', Buffer.from('x'))).statusCode).toBe(400);
     expect((await api.putFile(org.admin.token, org.id, 'x.bin', Buffer.from('x'), { 'content-type': 'text/html\r\nx: y' })).statusCode).toBeGreaterThanOrEqual(400);
     expect((await api.putFile(org.admin.token, org.id, 'x.bin', Buffer.from('x'), { 'content-type': 'not a type' })).statusCode).toBe(415);
+    // A subject id in a header is ASCII: other characters would not match the same id in a record.
+    expect((await api.putFile(org.admin.token, org.id, 'x.bin', Buffer.from('x'), { 'x-rampart-subject-id': 'Jos\u00e9' })).statusCode).toBe(400);
     expect((await api.putFile(org.member.token, org.id, 'x.bin', Buffer.from('x'))).statusCode).toBe(403);
     expect((await api.putFile(await api.key(org, ['records:read']), org.id, 'x.bin', Buffer.from('x'))).statusCode).toBe(403);
     expect((await api.putFile(await api.key(org, ['records:write']), org.id, 'x.bin', Buffer.from('x'))).statusCode).toBe(201);
