@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { recordAuditEvent } from '../audit/index.js';
+import { recordOrgAction } from './org-audit.js';
 import type { SecurityAction } from '../audit/index.js';
 import type { Principal } from '../identity/index.js';
 import type { Clock } from '../platform/clock.js';
@@ -94,20 +94,8 @@ export function createApiKeys(deps: ApiKeyDependencies) {
   const { db, clock } = deps;
   const hashOf = (key: string): Buffer => createHmac('sha256', deps.pepper).update(key, 'utf8').digest();
 
-  function audit(trx: TenantTransaction, context: OrgContext, action: SecurityAction, meta: RequestMeta, metadata: Record<string, unknown>) {
-    return recordAuditEvent(trx, {
-      realm: 'user',
-      tenantId: context.tenantId,
-      principalId: context.actor.type === 'user' ? context.actor.id : null,
-      actor: { type: context.actor.type, id: context.actor.id },
-      action,
-      ip: meta.ip,
-      userAgent: meta.userAgent,
-      requestId: meta.requestId ?? null,
-      metadata,
-      at: clock.now(),
-    });
-  }
+  const audit = (trx: TenantTransaction, context: OrgContext, action: SecurityAction, meta: RequestMeta, metadata: Record<string, unknown>) =>
+    recordOrgAction(trx, clock.now(), context, action, meta, metadata);
 
   return {
     /**

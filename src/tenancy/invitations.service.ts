@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { recordAuditEvent } from '../audit/index.js';
+import { recordOrgAction } from './org-audit.js';
 import type { SecurityAction } from '../audit/index.js';
 import { generateSecretToken, hashSecretToken, normalizeEmail } from '../identity/index.js';
 import type { Principal } from '../identity/index.js';
@@ -78,20 +78,8 @@ function parseToken(token: string): { tenantId: string } | null {
 export function createInvitations(deps: InvitationDependencies) {
   const { db, clock } = deps;
 
-  function audit(trx: TenantTransaction, tenantId: string, actor: OrgActor, action: SecurityAction, meta: RequestMeta, metadata: Record<string, unknown>) {
-    return recordAuditEvent(trx, {
-      realm: 'user',
-      tenantId,
-      principalId: actor.type === 'user' ? actor.id : null,
-      actor: { type: actor.type, id: actor.id },
-      action,
-      ip: meta.ip,
-      userAgent: meta.userAgent,
-      requestId: meta.requestId ?? null,
-      metadata,
-      at: clock.now(),
-    });
-  }
+  const audit = (trx: TenantTransaction, tenantId: string, actor: OrgActor, action: SecurityAction, meta: RequestMeta, metadata: Record<string, unknown>) =>
+    recordOrgAction(trx, clock.now(), { tenantId, actor }, action, meta, metadata);
 
   /** Whether a locked invitation may still be used; the message says why not to the token holder. */
   function assertUsable(invitation: InvitationRow | undefined, now: Date): InvitationRow {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { recordAuditEvent } from '../audit/index.js';
+import { recordOrgAction } from './org-audit.js';
 import type { SecurityAction } from '../audit/index.js';
 import type { Principal } from '../identity/index.js';
 import type { Clock } from '../platform/clock.js';
@@ -45,20 +45,8 @@ const SETTING_KEYS = ['name', 'mfa_required_for', 'invite_only', 'retention_days
 export function createOrgs(deps: { db: Kysely<DB>; clock: Clock }) {
   const { db, clock } = deps;
 
-  function audit(trx: TenantTransaction, context: { tenantId: string; actor: OrgActor }, action: SecurityAction, meta: RequestMeta, metadata: Record<string, unknown>) {
-    return recordAuditEvent(trx, {
-      realm: 'user',
-      tenantId: context.tenantId,
-      principalId: context.actor.type === 'user' ? context.actor.id : null,
-      actor: { type: context.actor.type, id: context.actor.id },
-      action,
-      ip: meta.ip,
-      userAgent: meta.userAgent,
-      requestId: meta.requestId ?? null,
-      metadata,
-      at: clock.now(),
-    });
-  }
+  const audit = (trx: TenantTransaction, context: { tenantId: string; actor: OrgActor }, action: SecurityAction, meta: RequestMeta, metadata: Record<string, unknown>) =>
+    recordOrgAction(trx, clock.now(), context, action, meta, metadata);
 
   /** Loads the target membership; a user who is not a member of this org is 404. */
   async function targetOf(trx: TenantTransaction, tenantId: string, userId: string) {

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { recordAuditEvent } from '../audit/index.js';
+import { recordOrgAction } from '../tenancy/index.js';
 import type { SecurityAction } from '../audit/index.js';
 import type { Clock } from '../platform/clock.js';
 import { withTenant } from '../platform/db/index.js';
@@ -51,18 +51,7 @@ export async function readable<T>(work: () => Promise<T>): Promise<T> {
 
 /** Audits an action on vault content by the request's actor, in the action's transaction. */
 export function auditVault(trx: TenantTransaction, clock: Clock, context: OrgContext, action: SecurityAction, meta: RequestMeta, metadata: Record<string, unknown>): Promise<void> {
-  return recordAuditEvent(trx, {
-    realm: 'user',
-    tenantId: context.tenantId,
-    principalId: context.actor.type === 'user' ? context.actor.id : null,
-    actor: { type: context.actor.type, id: context.actor.id },
-    action,
-    ip: meta.ip,
-    userAgent: meta.userAgent,
-    requestId: meta.requestId ?? null,
-    metadata,
-    at: clock.now(),
-  });
+  return recordOrgAction(trx, clock.now(), context, action, meta, metadata);
 }
 
 /**

@@ -2,23 +2,13 @@ import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { appendToChains } from '../../src/audit/chain.js';
 import type { NewAuditEntry } from '../../src/audit/chain.js';
+import type { AuditEventView } from '../../src/audit/query.js';
 import type { TestApp } from '../helpers/app.js';
 import { bearer } from '../identity/support.js';
 import { apiKeyClient } from '../tenancy/api-key-support.js';
 
-export interface AuditEvent {
-  id: string;
-  seq: number;
-  at: string;
-  action: string;
-  actor: { type: string; id: string | null };
-  target: { type: string; id: string | null } | null;
-  ip: string | null;
-  user_agent: string | null;
-  metadata: Record<string, unknown>;
-  prev_hash: string;
-  hash: string;
-}
+/** An entry as the API shows it. */
+export type AuditEvent = AuditEventView;
 
 export interface EventPage {
   data: AuditEvent[];
