@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { PGlite } from '@electric-sql/pglite';
 import type { LightMyRequestResponse } from 'fastify';
-import pg from 'pg';
 import pino from 'pino';
 import { sql } from 'kysely';
 import { canonicalEntry } from '../src/audit/canonical.js';
@@ -16,6 +15,7 @@ import { fromPglite, migrate, openPostgres, PGLITE_PARSERS, withTenant } from '.
 import type { Database } from '../src/platform/db/index.js';
 import { createLogger } from '../src/platform/log/logger.js';
 import { envCount, envNumber } from './lib/benchmark.js';
+import { prepareDatabase } from './lib/database.js';
 import type { Benchmark } from './lib/benchmark.js';
 import { format, printTable } from './lib/format.js';
 import { latencyPercentiles } from './lib/load.js';
@@ -41,35 +41,19 @@ interface Fixture {
   drop(): Promise<void>;
 }
 
+/** The in-process counterpart of the server benchmarks' database: the same fresh PostgreSQL database, or PGlite in memory. */
 async function openDatabase(): Promise<{ database: Database; label: string; drop: () => Promise<void> }> {
-  const base = process.env.DATABASE_URL;
-  if (!base) {
-    const database = fromPglite(await PGlite.create({ parsers: PGLITE_PARSERS }));
-    return { database, label: 'PGlite in memory (one connection; DATABASE_URL not set)', drop: () => database.close() };
-  }
-  const name = `rampart_bench_${randomBytes(6).toString('hex')}`;
-  await adminQuery(base, `create database ${name}`);
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  const database = openPostgres(url.toString(), 10);
+  const prepared = await prepareDatabase();
+  const url = prepared.env.BENCH_DATABASE_URL;
+  const database = url ? openPostgres(url, 10) : fromPglite(await PGlite.create({ parsers: PGLITE_PARSERS }));
   return {
     database,
-    label: `PostgreSQL ${url.hostname}:${url.port || 5432}/${name} (fresh, dropped after; pool of 10)`,
+    label: prepared.label,
     drop: async () => {
       await database.close();
-      await adminQuery(base, `drop database if exists ${name} with (force)`);
+      await prepared.drop();
     },
   };
-}
-
-async function adminQuery(url: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
 }
 
 async function setUp(): Promise<Fixture & { label: string }> {

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { Kysely, Transaction } from 'kysely';
 import type { DB } from '../platform/db/index.js';
 import { entryHash, toStoredJson } from './canonical.js';
-import type { AuditActor, AuditTarget, ChainedEntry } from './canonical.js';
+import type { ChainedEntry } from './canonical.js';
 import { appendLeaf, leafHash } from './merkle.js';
 
 /** The platform chain: realm-level events that belong to no organization. */
@@ -12,17 +12,7 @@ export const PLATFORM_CHAIN = '00000000-0000-0000-0000-000000000000';
 const INSERT_CHUNK = 1000;
 
 /** One entry to append; the chain gives it its seq, id, prev_hash and hash. */
-export interface NewAuditEntry {
-  at: Date;
-  action: string;
-  actor: AuditActor;
-  target: AuditTarget | null;
-  requestId: string | null;
-  metadata: Record<string, unknown>;
-  /** Stored bytes of the personal fields (src/audit/canonical.ts encodePersonal). */
-  personal: Buffer | null;
-  subjectId: string | null;
-}
+export type NewAuditEntry = Omit<ChainedEntry, 'tenantId' | 'seq' | 'id' | 'prevHash'>;
 
 export interface AppendedEntry {
   tenantId: string;
