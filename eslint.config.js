@@ -19,8 +19,8 @@ export default tseslint.config(
     },
   },
   {
-    // The CLI, start-up and benchmarks talk to a person on the terminal.
-    files: ['src/cli/**', 'src/main.ts', 'bench/**', 'test/**'],
+    // The CLI, start-up, benchmarks and scripts talk to a person on the terminal.
+    files: ['src/cli/**', 'src/main.ts', 'bench/**', 'scripts/**', 'test/**'],
     rules: { 'no-console': 'off' },
   },
 );

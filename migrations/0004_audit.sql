@@ -167,10 +167,11 @@ create function rampart_audit_archive(p_tenant uuid, p_below bigint) returns big
   language plpgsql
   security definer
   set search_path = pg_catalog, public
-  -- Restored when the function returns: its tenant scope does not leak to the caller.
-  set rampart.tenant_id = ''
   as $$
 declare
+  -- Put back before returning, so the function's tenant scope does not leak to the caller (a
+  -- `SET rampart.tenant_id` clause would do it, but only a superuser may create one).
+  caller_tenant text := coalesce(current_setting('rampart.tenant_id', true), '');
   head audit_heads;
   boundary_hash bytea;
   boundary_frontier bytea[] := '{}';
@@ -187,6 +188,7 @@ begin
     raise exception 'no audit chain for tenant %', p_tenant;
   end if;
   if p_below <= head.archived_size then
+    perform set_config('rampart.tenant_id', caller_tenant, true);
     return 0;
   end if;
   if p_below > head.size then
@@ -222,6 +224,7 @@ begin
     where tenant_id = p_tenant;
   delete from audit_entries where tenant_id = p_tenant and seq < p_below;
   get diagnostics removed = row_count;
+  perform set_config('rampart.tenant_id', caller_tenant, true);
   return removed;
 end
 $$;

@@ -6,18 +6,22 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
-import { createAuditLog } from './audit/index.js';
+import { createAuditLog, withAuditCipher } from './audit/index.js';
 import { createBackups } from './backup/index.js';
 import { jwksRoutes } from './crypto/jwks.routes.js';
 import { deriveKey } from './crypto/root-key.js';
 import { createIdentity } from './identity/index.js';
-import { createTenancy } from './tenancy/index.js';
-import { createVault } from './vault/index.js';
+import { createDsrModule } from './privacy/dsr/index.js';
+import { createConsentAndRetention } from './privacy/consent-and-retention.js';
+import { createTenancy, platformTenantRoutes } from './tenancy/index.js';
+import { createVault, keyringFor } from './vault/index.js';
+import { createWebhookModule } from './webhooks/index.js';
 import type { Clock } from './platform/clock.js';
 import { systemClock } from './platform/clock.js';
 import type { Database } from './platform/db/index.js';
 import {
   createRateLimiter,
+  frameworkErrors,
   healthRoutes,
   installErrorHandling,
   registerOpenApi,
@@ -32,6 +36,7 @@ import { createLogger } from './platform/log/logger.js';
 import type { Logger } from './platform/log/logger.js';
 import { connectRedis } from './platform/redis.js';
 import { securityTxtRoutes } from './trust/security-txt.routes.js';
+import { webRoutes } from './web/web.routes.js';
 import { PACKAGE_VERSION } from './version.js';
 
 declare module 'fastify' {
@@ -65,8 +70,12 @@ export type App = FastifyInstance;
  * The composition root: builds every module with its dependencies and registers its routes.
  * It owns nothing global, so tests build as many independent apps as they like.
  */
-export async function buildApp({ config, database, rootKey, logger, clock = systemClock }: AppDependencies): Promise<App> {
+export async function buildApp({ config, database: opened, rootKey, logger, clock = systemClock }: AppDependencies): Promise<App> {
   const log = logger ?? createLogger(config.logLevel);
+  // One keyring for the vault and the audit log's personal fields: every module's transactions
+  // carry it, so any audit entry they write is encrypted under its data subject's key.
+  const keyring = keyringFor(config.vault, rootKey, clock);
+  const database = { ...opened, db: withAuditCipher(opened.db, keyring) };
   const app = Fastify({
     loggerInstance: log,
     genReqId: () => randomUUID(),
@@ -79,6 +88,7 @@ export async function buildApp({ config, database, rootKey, logger, clock = syst
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 500 },
+    frameworkErrors,
     ...(config.tls ? { https: tlsOptions(config.tls) } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
 
@@ -115,19 +125,28 @@ export async function buildApp({ config, database, rootKey, logger, clock = syst
   const startedAt = clock.now();
   await app.register(healthRoutes, { database, redis });
   await app.register(securityTxtRoutes, { config, startedAt });
+  // The dashboard (web/, built by Vite) at `/` and its page paths, under the same headers and CSP.
+  await app.register(webRoutes);
   await app.register(jwksRoutes, { db: database.db, clock });
 
   const tenancy = createTenancy({ database, clock, mailer, jobs, publicUrl: config.publicUrl, rootKey, plansJson: config.plansJson });
   const identity = await createIdentity({ config, database, clock, redis, jobs, mailer, rateLimiter, rootKey, logger: log, isInvited: tenancy.isInvited, orgsOf: tenancy.orgsOf, soleOwnerOrgs: tenancy.soleOwnerOrgs, revokeOrgGrantsOfClaimedAccount: tenancy.revokeGrantsOfClaimedAccount });
   await identity.register(app);
+  await app.register(platformTenantRoutes, { db: database.db, requirePlatform: identity.requirePlatform });
   const { requireUserOrKey } = await tenancy.register(app, identity.requireUser, identity.stepUp);
   const auditLog = createAuditLog({ config, database, clock, jobs, rootKey, logger: log });
   await auditLog.register(app, requireUserOrKey);
-  const vault = createVault({ db: database.db, config: config.vault, rootKey, clock, jobs, logger: log });
+  const vault = createVault({ db: database.db, config: config.vault, rootKey, clock, jobs, logger: log, keyring });
   app.decorate('vault', vault);
   await vault.register(app, requireUserOrKey);
-  // Erasure replay and audit events are wired once the vault and audit modules export them (docs/operations.md "Backups").
-  createBackups({ config, database, rootKey, clock, jobs, logger: log }).register(app);
+  const consentAndRetention = createConsentAndRetention({ db: database.db, clock, jobs, vault, stepUp: identity.stepUp, logger: log });
+  await consentAndRetention.register(app, requireUserOrKey);
+  const webhooks = createWebhookModule({ db: database.db, clock, jobs, env: config.env, secretsKey: deriveKey(rootKey, 'secrets') });
+  await webhooks.register(app, requireUserOrKey);
+  const dsrModule = createDsrModule({ db: database.db, clock, jobs, mailer, vault, webhooks: webhooks.webhooks, rootKey, publicUrl: config.publicUrl, accountData: identity.accountData, consentHistory: consentAndRetention.consentHistory });
+  consentAndRetention.exportDsrRequests((row) => dsrModule.dsr.viewOf(row));
+  await dsrModule.register(app, requireUserOrKey);
+  await createBackups({ config, database, rootKey, clock, jobs, logger: log, mailer }).register(app, identity.requirePlatform);
 
   // Runs after the server has drained its requests: in-flight jobs finish before the database closes.
   app.addHook('onClose', async () => {

@@ -1,6 +1,8 @@
 import { CronExpressionParser } from 'cron-parser';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { DEFAULT_RESIDENCY, regionAllowed, residencyEntryProblem } from './backup/residency.js';
+import type { S3Location } from './platform/s3.js';
 
 /** Deployment stage; production refuses the unsafe conveniences of development. */
 export type RampartEnv = 'development' | 'staging' | 'production';
@@ -59,8 +61,10 @@ export interface VaultConfig {
   /** Largest record `data`, as JSON bytes. */
   maxRecordBytes: number;
   maxFileBytes: number;
-  /** The local folder encrypted files are kept in. */
+  /** The local folder encrypted files are kept in, unless `s3` is set. */
   fileDir: string;
+  /** An S3-compatible bucket for encrypted files instead of the folder (RAMPART_VAULT_S3_*), or null. */
+  s3: S3Location | null;
 }
 
 /** The audit log (docs/operations.md "Audit log"). */
@@ -87,6 +91,10 @@ export interface BackupConfig {
   /** UTC cron slots of the backup (followed by pruning) and of the restore drill; null when off. */
   schedule: string | null;
   drillSchedule: string | null;
+  /** An off-site S3-compatible bucket (RAMPART_BACKUP_S3_*), or null. */
+  s3: S3Location | null;
+  /** RAMPART_DATA_RESIDENCY: zones (`eu`) or region names an off-site copy may be kept in. */
+  residency: string[];
 }
 
 export interface Config {
@@ -137,6 +145,7 @@ export function loadConfig(env: Source = process.env): Config {
 
   const envName = read.oneOf('RAMPART_ENV', ['development', 'staging', 'production'] as const, 'development');
   const dataDir = resolve(read.string('RAMPART_DATA_DIR', './.rampart'));
+  const residency = readResidency(read);
   const host = read.string('RAMPART_HOST', '127.0.0.1');
   const port = read.integer('RAMPART_PORT', 4000, 0, 65535);
   const tls = readTls(read);
@@ -194,12 +203,15 @@ export function loadConfig(env: Source = process.env): Config {
       keepWeeklyDays: read.integer('RAMPART_BACKUP_KEEP_WEEKLY_DAYS', 365, 0, 36500),
       schedule: read.schedule('RAMPART_BACKUP_SCHEDULE', '23 2 * * *'),
       drillSchedule: read.schedule('RAMPART_BACKUP_DRILL_SCHEDULE', '41 4 * * 0'),
+      residency,
+      s3: readS3Location(read, 'BACKUP', 'rampart-backups/', residency, 'backups are not sent there'),
     },
     vault: {
       kms: readKms(read),
       maxRecordBytes: read.integer('RAMPART_VAULT_MAX_RECORD_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
       maxFileBytes: read.integer('RAMPART_VAULT_MAX_FILE_BYTES', 100 * 1024 * 1024, 1024, 1024 * 1024 * 1024 * 1024),
       fileDir: resolve(dataDir, read.string('RAMPART_VAULT_FILE_DIR', 'files')),
+      s3: readS3Location(read, 'VAULT', 'rampart-files/', residency, 'vault files are not stored there'),
     },
     identity: {
       signup: read.oneOf('RAMPART_SIGNUP', ['open', 'invite_only'] as const, 'open'),
@@ -246,6 +258,39 @@ function readKms(read: Reader): KmsConfig {
   const region = read.optionalString('RAMPART_KMS_REGION') ?? read.optionalString('AWS_REGION');
   if (!keyId || !region) throw new ConfigError('RAMPART_KMS=aws requires RAMPART_KMS_KEY_ID (key id, ARN or alias) and RAMPART_KMS_REGION (e.g. eu-central-1)');
   return { provider, keyId, region, endpoint: read.url('RAMPART_KMS_ENDPOINT', ['https:', 'http:']) };
+}
+
+/** RAMPART_DATA_RESIDENCY: where data may be kept off this machine (zones or region names). */
+function readResidency(read: Reader): string[] {
+  const residency = read.list('RAMPART_DATA_RESIDENCY', DEFAULT_RESIDENCY);
+  for (const entry of residency) {
+    const problem = residencyEntryProblem(entry);
+    if (problem) throw new ConfigError(`RAMPART_DATA_RESIDENCY: ${problem}`);
+  }
+  return residency;
+}
+
+/** RAMPART_<name>_S3_*: a bucket, its region (inside the residency, or the start is refused), endpoint, prefix, credentials. */
+function readS3Location(read: Reader, name: 'BACKUP' | 'VAULT', defaultPrefix: string, residency: readonly string[], refusal: string): S3Location | null {
+  const variable = (suffix: string) => `RAMPART_${name}_S3_${suffix}`;
+  const bucket = read.optionalString(variable('BUCKET'));
+  if (!bucket) return null;
+  const region = read.optionalString(variable('REGION'));
+  if (!region) throw new ConfigError(`${variable('BUCKET')} requires ${variable('REGION')} (the bucket's region, e.g. eu-central-1)`);
+  if (!regionAllowed(region, residency)) {
+    throw new ConfigError(`${variable('REGION')} "${region.slice(0, 40)}" is outside the allowed data residency (RAMPART_DATA_RESIDENCY=${residency.join(',')}): ${refusal}`);
+  }
+  const accessKeyId = read.optionalString(variable('ACCESS_KEY_ID'));
+  const secretAccessKey = read.optionalString(variable('SECRET_ACCESS_KEY'));
+  if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) throw new ConfigError(`${variable('ACCESS_KEY_ID')} and ${variable('SECRET_ACCESS_KEY')} must be set together`);
+  const prefix = read.string(variable('PREFIX'), defaultPrefix);
+  return {
+    bucket,
+    region,
+    endpoint: read.url(variable('ENDPOINT'), ['https:', 'http:']),
+    prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`,
+    credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : null,
+  };
 }
 
 function readTls(read: Reader): TlsConfig | null {

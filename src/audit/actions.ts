@@ -163,9 +163,17 @@ export const AUDIT_ACTIONS = {
     target: { type: 'record', from: 'key' },
   },
   'record.read': {
-    description: 'a vault record with a data subject was read; metadata holds its collection and key',
-    metadata: Meta({ collection: Type.String(), key: Type.String() }),
+    description: 'a vault record with a data subject was read; metadata holds its collection and key, and the sampling rate when its collection audits a sample of reads',
+    metadata: Meta({ collection: Type.String(), key: Type.String(), sampled_percent: Type.Optional(Type.Number()) }),
     target: { type: 'record', from: 'key' },
+  },
+  'record.reads_counted': {
+    description: "one reader's reads of records with a data subject in a collection audited by the hour (read_audit aggregated); metadata holds the collection, the hour and the count",
+    metadata: Meta({ collection: Type.String(), hour: Type.String(), reads: Type.Number() }),
+  },
+  'vault.read_audit_changed': {
+    description: "how reads of a collection's personal data are audited changed; metadata holds the collection, before and after",
+    metadata: Meta({ collection: Type.String(), before: Type.Unknown(), after: Type.Unknown() }),
   },
   'record.deleted': {
     description: 'a vault record was deleted; metadata holds its collection and key',
@@ -187,6 +195,133 @@ export const AUDIT_ACTIONS = {
     metadata: Meta({ key: Type.String() }),
     target: { type: 'file', from: 'key' },
   },
+  'subject.restricted_read': {
+    description: "an owner read a restricted or objected-to data subject's record or file, giving a reason (personal: it may name the person)",
+    metadata: Meta({ kind: Type.Union([Type.Literal('record'), Type.Literal('file')]), collection: Type.Optional(Type.String()), key: Type.String() }),
+    personal: ['access_reason'],
+    target: { type: 'record', from: 'key' },
+  },
+  // Data-subject requests (src/privacy/dsr): the subject id is personal, kept apart from the metadata.
+  'dsr.created': {
+    description: 'a data-subject request was received; metadata holds its id, type and deadline',
+    metadata: Meta({ request_id: Type.String(), type: Type.String(), due_at: Type.String() }),
+    personal: ['subject_id'],
+    target: { type: 'dsr', from: 'request_id' },
+  },
+  'dsr.status_changed': {
+    description: "a data-subject request moved on (in_progress, completed, rejected); a rejection's reason is personal",
+    metadata: Meta({ request_id: Type.String(), type: Type.String(), from: Type.String(), to: Type.String() }),
+    personal: ['subject_id', 'reason'],
+    target: { type: 'dsr', from: 'request_id' },
+  },
+  'dsr.extended': {
+    description: "a data-subject request's deadline was extended (Art. 12(3)); the reason is personal",
+    metadata: Meta({ request_id: Type.String(), due_at: Type.String() }),
+    personal: ['subject_id', 'reason'],
+    target: { type: 'dsr', from: 'request_id' },
+  },
+  'dsr.exported': {
+    description: "the data held about a request's subject was exported (access, portability); metadata holds the counts",
+    metadata: Meta({ request_id: Type.String(), records: Type.Number(), files: Type.Number() }),
+    personal: ['subject_id'],
+    target: { type: 'dsr', from: 'request_id' },
+  },
+  'dsr.rectified': {
+    description: "a rectification request's corrections were applied to the subject's vault records",
+    metadata: Meta({ request_id: Type.String(), records: Type.Number() }),
+    personal: ['subject_id'],
+    target: { type: 'dsr', from: 'request_id' },
+  },
+  'dsr.subject_flagged': {
+    description: 'a data subject was flagged (erased, restricted or objected) by a request, or a flag was lifted',
+    metadata: Meta({ request_id: Type.String(), flag: Type.String(), on: Type.Boolean() }),
+    personal: ['subject_id'],
+    target: { type: 'dsr', from: 'request_id' },
+  },
+  'dsr.erasure_confirmed': {
+    description: 'the host application confirmed it carried out an erasure request in its own stores',
+    metadata: Meta({ request_id: Type.String() }),
+    target: { type: 'dsr', from: 'request_id' },
+  },
+  'dsr.erasure_completed': {
+    description: "an erasure request's job deleted the subject's records and files and destroyed their keys; metadata holds the counts",
+    metadata: Meta({ request_id: Type.String(), records: Type.Number(), files: Type.Number(), keys_destroyed: Type.Number(), ledger_entry: Type.String() }),
+    target: { type: 'dsr', from: 'request_id' },
+  },
+  'suppression.added': {
+    description: 'an address was put on the opt-out list (stored as a keyed hash only)',
+    metadata: Meta({ source: Type.String() }),
+  },
+  'suppression.removed': { description: 'an address was taken off the opt-out list', metadata: None },
+  'webhook.endpoint_created': {
+    description: 'a webhook endpoint was registered; metadata holds its id, URL and events, never its secret',
+    metadata: Meta({ endpoint_id: Type.String(), url: Type.String(), events: Type.Array(Type.String()) }),
+    target: { type: 'webhook_endpoint', from: 'endpoint_id' },
+  },
+  'webhook.endpoint_deleted': {
+    description: 'a webhook endpoint was deleted; it gets no more deliveries',
+    metadata: Meta({ endpoint_id: Type.String() }),
+    target: { type: 'webhook_endpoint', from: 'endpoint_id' },
+  },
+  // Consent, retention, records of processing, whole-org export (src/privacy): the subject id is personal.
+  'consent.recorded': {
+    description: "a data subject's consent choices were recorded (immutable); metadata holds the purposes, source, policy version and any browser opt-out signal",
+    metadata: Meta({
+      consent_id: Type.String(),
+      purposes: Type.Record(Type.String(), Type.Boolean()),
+      source: Type.String(),
+      policy_version: Type.String(),
+      signal: Type.Union([Type.Literal('gpc'), Type.Literal('dnt'), Type.Null()]),
+    }),
+    personal: ['subject_id'],
+    target: { type: 'consent', from: 'consent_id' },
+  },
+  'privacy.settings_changed': {
+    description: 'privacy settings changed (consent purposes, allowed origins, retention overrides, processing declarations); metadata names the fields',
+    metadata: Meta({ fields: Type.Array(Type.String()) }),
+    target: { type: 'org', from: 'tenant' },
+  },
+  'legal_hold.set': {
+    description: 'an owner put a record or file under legal hold: retention will not delete it; the reason is personal (it may name people)',
+    metadata: Meta({ collection: Type.String(), key: Type.String() }),
+    personal: ['reason'],
+    target: { type: 'record', from: 'key' },
+  },
+  'legal_hold.released': {
+    description: 'an owner lifted a legal hold; retention applies again',
+    metadata: Meta({ collection: Type.String(), key: Type.String() }),
+    target: { type: 'record', from: 'key' },
+  },
+  'retention.applied': {
+    description: "the daily retention run deleted the org's expired records and files; one entry per run, with the counts",
+    metadata: Meta({ run_on: Type.String(), started_at: Type.String(), records_deleted: Type.Number(), files_deleted: Type.Number(), held: Type.Number() }),
+    target: { type: 'org', from: 'tenant' },
+  },
+  'org_export.requested': {
+    description: 'an owner asked for a ZIP of all org data (after a step-up sign-in), or an operator wrote one (rampart export, via cli)',
+    metadata: Meta({ export_id: Type.String(), via: Type.Optional(Type.Literal('cli')) }),
+    target: { type: 'org_export', from: 'export_id' },
+  },
+  'org_export.downloaded': {
+    description: 'an owner downloaded a whole-org export',
+    metadata: Meta({ export_id: Type.String(), size: Type.Number() }),
+    target: { type: 'org_export', from: 'export_id' },
+  },
+  'org_export.expired': {
+    description: 'a whole-org export passed its 24 hours; its encrypted ZIP was deleted',
+    metadata: Meta({ export_id: Type.String() }),
+    target: { type: 'org_export', from: 'export_id' },
+  },
+  // Keys (rampart keys): recorded by the operator's command, under the system actor.
+  'keys.tenant_key_rotated': {
+    description: "a new version of the org's vault key-encryption key was made; older versions wrap data keys until rewrapped",
+    metadata: Meta({ version: Type.Number() }),
+    target: { type: 'org', from: 'tenant' },
+  },
+  'keys.signing_key_rotated': {
+    description: 'a new access-token signing key was made; metadata holds its kid, the keys retired and whether the previous one was dropped at once',
+    metadata: Meta({ kid: Type.String(), retired: Type.Array(Type.String()), dropped_previous: Type.Boolean() }),
+  },
   'backup.created': {
     description: 'a backup was taken and verified on every target; metadata holds its id, size and targets',
     metadata: Meta({ backup_id: Type.String(), tables: Type.Number(), rows: Type.Number(), bytes: Type.Number(), targets: Type.Array(Type.String()) }),
@@ -199,6 +334,19 @@ export const AUDIT_ACTIONS = {
   'backup.drill_completed': {
     description: 'a restore drill restored a backup into a scratch database; metadata holds its outcome and measured duration',
     metadata: Meta({ drill_id: Type.String(), backup_id: Type.Union([Type.String(), Type.Null()]), outcome: Type.String(), duration_ms: Type.Number() }),
+    target: { type: 'backup', from: 'backup_id' },
+  },
+  'backup.restored': {
+    description: 'this database was restored from a backup (recorded in the restored database, with its rows); metadata holds the backup, the environments, any --override-env reason and the erasures re-applied',
+    metadata: Meta({
+      backup_id: Type.String(),
+      backup_created_at: Type.String(),
+      source_env: Type.String(),
+      restored_by_env: Type.String(),
+      override_reason: Type.Union([Type.String(), Type.Null()]),
+      erasures_replayed: Type.Number(),
+      keys_destroyed: Type.Number(),
+    }),
     target: { type: 'backup', from: 'backup_id' },
   },
   'audit.archived': {

@@ -33,6 +33,8 @@ import { consistencyProof, inclusionProof } from './proofs.js';
 import { decodeCursor, encodeCursor, listEntries } from './query.js';
 import type { AuditFilters } from './query.js';
 import { verifyChain } from './verify.js';
+import type { VerifyResult as VerifyOutcome } from './verify.js';
+import { SingleFlight, TooManyRuns } from './verify-runs.js';
 
 export interface AuditRouteDependencies {
   db: Kysely<DB>;
@@ -53,6 +55,8 @@ export async function auditRoutes(fastify: FastifyInstance, deps: AuditRouteDepe
   const security = [{ bearer: [] }];
   const inOrg = { preHandler: deps.requireUserOrKey };
   const { db } = deps;
+  // Two at once: verification is I/O-bound, and a third would only slow the first two down.
+  const verifications = new SingleFlight<VerifyOutcome>(2);
 
   app.get(
     '/v1/orgs/:org/audit',
@@ -144,7 +148,12 @@ export async function auditRoutes(fastify: FastifyInstance, deps: AuditRouteDepe
     },
     async (request) => {
       const { tenantId } = authorize(request, 'audit:read');
-      return verifyChain(db, tenantId);
+      try {
+        return await verifications.run(tenantId, () => verifyChain(db, tenantId));
+      } catch (error) {
+        if (error instanceof TooManyRuns) throw httpErrors.rate_limited('Too many chains are being verified right now; retry after the time in Retry-After', { headers: { 'retry-after': '5' } });
+        throw error;
+      }
     },
   );
 

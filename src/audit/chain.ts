@@ -11,8 +11,11 @@ export const PLATFORM_CHAIN = '00000000-0000-0000-0000-000000000000';
 
 const INSERT_CHUNK = 1000;
 
-/** One entry to append; the chain gives it its seq, id, prev_hash and hash. */
-export type NewAuditEntry = Omit<ChainedEntry, 'tenantId' | 'seq' | 'id' | 'prevHash'>;
+/**
+ * One entry to append; the chain gives it its seq, prev_hash and hash, and an id unless it has
+ * one already (encrypted personal fields are bound to their entry's id, so they are sealed first).
+ */
+export type NewAuditEntry = Omit<ChainedEntry, 'tenantId' | 'seq' | 'id' | 'prevHash'> & { id?: string };
 
 export interface AppendedEntry {
   tenantId: string;
@@ -66,7 +69,7 @@ async function appendToChain(trx: Transaction<DB>, tenantId: string, entries: Ne
   let prevHash = toBuffer(head.head_hash);
   let frontier = toBuffers(head.frontier);
   const rows = entries.map((entry) => {
-    const chained: ChainedEntry = { ...entry, tenantId, seq: size, id: randomUUID(), metadata: toStoredJson(entry.metadata), prevHash };
+    const chained: ChainedEntry = { ...entry, tenantId, seq: size, id: entry.id ?? randomUUID(), metadata: toStoredJson(entry.metadata), prevHash };
     const hash = entryHash(chained);
     const grown = appendLeaf(frontier, size, leafHash(hash));
     frontier = grown.frontier;

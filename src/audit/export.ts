@@ -1,11 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import { withTenant } from '../platform/db/index.js';
 import type { DB } from '../platform/db/index.js';
 import type { RequestMeta } from '../platform/http/index.js';
-import { encodePersonal } from './canonical.js';
 import type { AuditActor } from './canonical.js';
 import { appendToChains } from './chain.js';
+import { sealPersonal } from './personal.js';
 import { entriesAfter } from './query.js';
 import type { AuditEventView, AuditFilters } from './query.js';
 
@@ -84,24 +85,26 @@ export async function recordExport(
   tenantId: string,
   details: { actor: AuditActor; at: Date; requestId: string; meta: RequestMeta; format: ExportFormat; filters: AuditFilters },
 ): Promise<number> {
-  const [appended] = await withTenant(db, tenantId, (trx) =>
-    appendToChains(trx, [
+  const [appended] = await withTenant(db, tenantId, async (trx) => {
+    const id = randomUUID();
+    const [sealed] = await sealPersonal(trx, tenantId, [{ entryId: id, subject: details.actor.type === 'user' && details.actor.id ? { type: 'user', id: details.actor.id } : null, fields: { ip: details.meta.ip, user_agent: details.meta.userAgent?.slice(0, 512) } }]);
+    return appendToChains(trx, [
       {
         tenantId,
         entries: [
           {
+            id,
             at: details.at,
             action: 'audit.exported',
             actor: details.actor,
             target: { type: 'org', id: tenantId },
             requestId: details.requestId,
             metadata: { format: details.format, filters: details.filters },
-            personal: encodePersonal({ ip: details.meta.ip, user_agent: details.meta.userAgent?.slice(0, 512) }),
-            subjectId: null,
+            ...sealed!,
           },
         ],
       },
-    ]),
-  );
+    ]);
+  });
   return appended!.seq;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/log/logger.js';
@@ -6,11 +7,11 @@ import type { DB } from '../platform/db/index.js';
 import { defineErrors } from '../platform/http/index.js';
 import type { RequestMeta } from '../platform/http/index.js';
 import { AUDIT_ACTIONS } from './actions.js';
-import { encodePersonal } from './canonical.js';
 import type { AuditActor, AuditTarget } from './canonical.js';
 import { appendToChains } from './chain.js';
 import type { NewAuditEntry } from './chain.js';
 import { GroupCommitOverloaded, GroupCommitter } from './group-commit.js';
+import { sealPersonal } from './personal.js';
 import { listEntries } from './query.js';
 import type { AuditEventView } from './query.js';
 
@@ -41,6 +42,12 @@ export interface HostEvent {
   meta: RequestMeta;
 }
 
+/** An event waiting for its batch: its personal fields are sealed in the batch's transaction. */
+interface PendingEntry {
+  entry: Omit<NewAuditEntry, 'personal' | 'subjectId'> & { id: string };
+  fields: Record<string, unknown>;
+}
+
 /** Group-commit bounds: a batch is one transaction, a queue is the backlog one chain may have. */
 const MAX_BATCH = 500;
 const MAX_QUEUED = 20_000;
@@ -51,11 +58,13 @@ const MAX_QUEUED = 20_000;
  * batch committed, and a failed batch fails every request in it with 503.
  */
 export function createHostEvents(deps: { db: Kysely<DB>; clock: Clock; logger: Logger }) {
-  const committer = new GroupCommitter<NewAuditEntry, AuditEventView>({
+  const committer = new GroupCommitter<PendingEntry, AuditEventView>({
     maxBatch: MAX_BATCH,
     maxQueued: MAX_QUEUED,
-    commit: (tenantId, entries) =>
+    commit: (tenantId, pending) =>
       withTenant(deps.db, tenantId, async (trx) => {
+        const sealed = await sealPersonal(trx, tenantId, pending.map(({ entry, fields }) => ({ entryId: entry.id, subject: null, fields })));
+        const entries = pending.map(({ entry }, index) => ({ ...entry, ...sealed[index]! }));
         const appended = await appendToChains(trx, [{ tenantId, entries }]);
         const first = appended[0]!.seq;
         const last = appended[appended.length - 1]!.seq;
@@ -68,18 +77,11 @@ export function createHostEvents(deps: { db: Kysely<DB>; clock: Clock; logger: L
     /** Checks and appends one event; resolves with it once it is durable. */
     async append(tenantId: string, event: HostEvent): Promise<AuditEventView> {
       checkHostEvent(event);
-      const entry: NewAuditEntry = {
-        at: deps.clock.now(),
-        action: event.action,
-        actor: event.actor,
-        target: event.target,
-        requestId: event.requestId,
-        metadata: event.metadata,
-        personal: encodePersonal({ ip: event.meta.ip, user_agent: event.meta.userAgent?.slice(0, 512) }),
-        subjectId: null,
-      };
+      const entry = { id: randomUUID(), at: deps.clock.now(), action: event.action, actor: event.actor, target: event.target, requestId: event.requestId, metadata: event.metadata };
+      // The caller's address is the host server's: it is sealed under the tenant's own key.
+      const fields = { ip: event.meta.ip, user_agent: event.meta.userAgent?.slice(0, 512) };
       try {
-        return await committer.submit(tenantId, entry);
+        return await committer.submit(tenantId, { entry, fields });
       } catch (error) {
         if (error instanceof GroupCommitOverloaded) throw hostEventErrors.unavailable(undefined, { headers: { 'retry-after': '1' } });
         deps.logger.error({ err: error }, 'an audit batch failed; its requests were answered 503');

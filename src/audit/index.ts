@@ -1,15 +1,24 @@
+import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { DB, Realm } from '../platform/db/index.js';
 import { actionDefinition } from './actions.js';
 import type { SecurityAction } from './actions.js';
-import { encodePersonal } from './canonical.js';
 import type { AuditActor, AuditTarget } from './canonical.js';
 import { appendToChains, PLATFORM_CHAIN, withLocalSetting } from './chain.js';
 import type { NewAuditEntry } from './chain.js';
+import { sealPersonal } from './personal.js';
+import type { AuditSubject } from './personal.js';
 
 export type { SecurityAction } from './actions.js';
 export type { AuditActor, AuditTarget } from './canonical.js';
 export { PLATFORM_CHAIN } from './chain.js';
+/** The org's entries, oldest first, in constant memory; and its signed checkpoints (whole-org export). */
+export { exportEntries } from './export.js';
+export { listCheckpoints } from './checkpoints.js';
+export { auditSubjectIndex, eraseUserFromAudit, withAuditCipher } from './personal.js';
+export type { AuditSubject } from './personal.js';
+export { entriesAboutSubject } from './query.js';
+export type { AuditEventView } from './query.js';
 /** The audit log's routes (read, host events, export, verify, checkpoints, proofs) and its checkpoint job. */
 export { createAuditLog } from './audit-log.js';
 
@@ -28,7 +37,10 @@ export interface SecurityEvent {
   /** What the action is about; by default the one its catalogue entry names (src/audit/actions.ts). */
   target?: AuditTarget | null;
   requestId?: string | null;
-  /** Whose personal data the entry holds; by default the principal. */
+  /**
+   * The host application's data subject whose personal data the entry holds (its personal fields
+   * go under that subject's key, and erasing the subject erases them); by default the principal.
+   */
   subjectId?: string | null;
 }
 
@@ -47,23 +59,30 @@ function targetOf(event: SecurityEvent): AuditTarget | null {
   return typeof id === 'string' ? { type: from.type, id } : null;
 }
 
-/** The chain entry of an event: personal fields (IP, user agent, personal metadata) apart from the rest. */
-function entryOf(event: SecurityEvent): NewAuditEntry {
+function subjectOf(event: SecurityEvent): AuditSubject {
+  if (event.subjectId !== undefined) return event.subjectId === null ? null : { type: 'data_subject', id: event.subjectId };
+  return event.principalId ? { type: 'user', id: event.principalId } : null;
+}
+
+/**
+ * The entry of an event in one chain: personal fields (IP, user agent, personal metadata) apart
+ * from the rest, encrypted for that chain under the subject's key.
+ */
+async function entryOf(trx: Transaction<DB>, tenantId: string, event: SecurityEvent): Promise<NewAuditEntry> {
   const personalKeys = new Set(actionDefinition(event.action)?.personal ?? []);
   const metadata = Object.entries(event.metadata ?? {});
+  const id = randomUUID();
+  const fields = { ...Object.fromEntries(metadata.filter(([key]) => personalKeys.has(key))), ip: event.ip, user_agent: event.userAgent?.slice(0, MAX_USER_AGENT) };
+  const [sealed] = await sealPersonal(trx, tenantId, [{ entryId: id, subject: subjectOf(event), fields }]);
   return {
+    id,
     at: event.at,
     action: event.action,
     actor: actorOf(event),
     target: targetOf(event),
     requestId: event.requestId ?? null,
     metadata: Object.fromEntries(metadata.filter(([key]) => !personalKeys.has(key))),
-    personal: encodePersonal({
-      ...Object.fromEntries(metadata.filter(([key]) => personalKeys.has(key))),
-      ip: event.ip,
-      user_agent: event.userAgent?.slice(0, MAX_USER_AGENT),
-    }),
-    subjectId: event.subjectId !== undefined ? event.subjectId : event.principalId,
+    ...sealed!,
   };
 }
 
@@ -104,6 +123,7 @@ export async function recordAuditEvent(executor: Kysely<DB> | Transaction<DB>, e
       at: event.at,
     })
     .execute();
-  const entry = entryOf(event);
-  await appendToChains(trx, (await chainsOf(trx, event)).map((tenantId) => ({ tenantId, entries: [entry] })));
+  const appends = [];
+  for (const tenantId of await chainsOf(trx, event)) appends.push({ tenantId, entries: [await entryOf(trx, tenantId, event)] });
+  await appendToChains(trx, appends);
 }

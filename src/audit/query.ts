@@ -1,6 +1,8 @@
 import type { Selectable } from 'kysely';
 import type { DB, TenantTransaction } from '../platform/db/index.js';
 import { httpErrors } from '../platform/http/index.js';
+import { auditSubjectIndex, openPersonal } from './personal.js';
+import type { AuditSubject } from './personal.js';
 
 /** An entry as the API shows it (API.md "Audit log"). */
 export interface AuditEventView {
@@ -40,7 +42,7 @@ type EntryRow = Pick<Selectable<DB['audit_entries']>, (typeof COLUMNS)[number]>;
 export async function listEntries(trx: TenantTransaction, tenantId: string, filters: AuditFilters, options: { limit: number; beforeSeq?: number }): Promise<AuditEventView[]> {
   let query = (await filtered(trx, tenantId, filters)).select(COLUMNS).orderBy('seq', 'desc').limit(options.limit);
   if (options.beforeSeq !== undefined) query = query.where('seq', '<', options.beforeSeq);
-  return (await query.execute()).map(toEventView);
+  return toEventViews(trx, tenantId, await query.execute());
 }
 
 /** Up to `limit` entries after `afterSeq` (oldest first) and below `belowSeq`: one batch of an export. */
@@ -52,7 +54,24 @@ export async function entriesAfter(trx: TenantTransaction, tenantId: string, fil
     .orderBy('seq', 'asc')
     .limit(range.limit)
     .execute();
-  return rows.map(toEventView);
+  return toEventViews(trx, tenantId, rows);
+}
+
+/**
+ * Up to `limit` entries about a data subject (a host application's subject id), oldest first,
+ * after `afterSeq`: the audit part of an access request. Found by the subject's blind index.
+ */
+export async function entriesAboutSubject(trx: TenantTransaction, tenantId: string, subject: NonNullable<AuditSubject>, range: { afterSeq: number; limit: number }): Promise<AuditEventView[]> {
+  const rows = await trx
+    .selectFrom('audit_entries')
+    .select(COLUMNS)
+    .where('tenant_id', '=', tenantId)
+    .where('subject_id', '=', auditSubjectIndex(trx, tenantId, subject))
+    .where('seq', '>', range.afterSeq)
+    .orderBy('seq', 'asc')
+    .limit(range.limit)
+    .execute();
+  return toEventViews(trx, tenantId, rows);
 }
 
 async function filtered(trx: TenantTransaction, tenantId: string, filters: AuditFilters) {
@@ -97,34 +116,26 @@ async function firstSeqAtOrAfter(trx: TenantTransaction, tenantId: string, time:
   return row?.seq ?? null;
 }
 
-export function toEventView(row: EntryRow): AuditEventView {
-  const personal = readPersonal(row.personal);
-  return {
-    id: row.id,
-    seq: row.seq,
-    at: row.at.toISOString(),
-    action: row.action,
-    actor: { type: row.actor_type, id: row.actor_id },
-    target: row.target_type === null ? null : { type: row.target_type, id: row.target_id },
-    ip: typeof personal.ip === 'string' ? personal.ip : null,
-    user_agent: typeof personal.user_agent === 'string' ? personal.user_agent : null,
-    metadata: (row.metadata ?? {}) as Record<string, unknown>,
-    // PGlite returns bytea as Uint8Array, pg as Buffer.
-    prev_hash: Buffer.from(row.prev_hash).toString('hex'),
-    hash: Buffer.from(row.hash).toString('hex'),
-  };
-}
-
-// The personal column is canonical JSON today; once it is encrypted per data subject (or that
-// subject's key is destroyed) it no longer parses, and the event shows no ip or user agent.
-function readPersonal(bytes: Buffer | null): Record<string, unknown> {
-  if (bytes === null) return {};
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(bytes).toString('utf8'));
-    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
+/** Entries as the API shows them, personal fields decrypted (none once their subject was erased). */
+async function toEventViews(trx: TenantTransaction, tenantId: string, rows: EntryRow[]): Promise<AuditEventView[]> {
+  const personal = await openPersonal(trx, tenantId, rows.map((row) => ({ entryId: row.id, personal: row.personal })));
+  return rows.map((row, index) => {
+    const { fields } = personal[index]!;
+    return {
+      id: row.id,
+      seq: row.seq,
+      at: row.at.toISOString(),
+      action: row.action,
+      actor: { type: row.actor_type, id: row.actor_id },
+      target: row.target_type === null ? null : { type: row.target_type, id: row.target_id },
+      ip: typeof fields.ip === 'string' ? fields.ip : null,
+      user_agent: typeof fields.user_agent === 'string' ? fields.user_agent : null,
+      metadata: (row.metadata ?? {}) as Record<string, unknown>,
+      // PGlite returns bytea as Uint8Array, pg as Buffer.
+      prev_hash: Buffer.from(row.prev_hash).toString('hex'),
+      hash: Buffer.from(row.hash).toString('hex'),
+    };
+  });
 }
 
 const CURSOR_PREFIX = 'seq:';

@@ -70,7 +70,7 @@ export async function openBackup(dir: string, id: string, backupKey: Buffer): Pr
 }
 
 /** Reads one part to its end, returning what is wrong with it (empty when nothing is). */
-async function checkPart(backup: OpenedBackup, table: ManifestTable): Promise<BackupProblem[]> {
+async function checkPart(backup: OpenedBackup, table: Pick<ManifestTable, 'part' | 'rows' | 'sha256'>): Promise<BackupProblem[]> {
   let counted: { rows: number; sha256: string };
   try {
     counted = await countPartRows(join(backup.dir, table.part), backup.dataKey, { backupId: backup.manifest.id, part: table.part });
@@ -110,6 +110,7 @@ export async function verifyBackup(dir: string, id: string, backupKey: Buffer, o
     onPart?.(index, tables.length, table.name);
     problems.push(...(await checkPart(backup, table)));
   }
+  if (backup.manifest.vault_blobs) problems.push(...(await checkPart(backup, backup.manifest.vault_blobs)));
   onPart?.(tables.length, tables.length, '');
   return { id, ok: problems.length === 0, problems, tables: tables.length, rows: tables.reduce((sum, table) => sum + table.rows, 0) };
 }

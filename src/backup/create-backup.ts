@@ -3,15 +3,18 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { seal } from '../crypto/seal.js';
 import { ensureSigningKey } from '../crypto/signing-keys.js';
-import type { Database } from '../platform/db/index.js';
+import type { Transaction } from 'kysely';
+import type { Database, DB } from '../platform/db/index.js';
+import type { FileStore } from '../vault/file-store.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { BackupIntegrityError, dataKeyAad, verifyBackup } from './backup-reader.js';
-import { commitStaging, completePath, copyStaging, newBackupId, openStaging, removeBackup } from './backup-store.js';
-import type { BackupTarget } from './backup-store.js';
+import { newBackupId } from './backup-store.js';
+import type { BackupTarget, FolderTarget } from './backup-store.js';
 import { CHUNK_PLAINTEXT_BYTES } from './chunked-cipher.js';
-import { BACKUP_FORMAT, endorseSigner, MANIFEST_FILE, SIGNATURE_FILE, signManifest } from './manifest.js';
-import type { Manifest, ManifestTable } from './manifest.js';
+import { BACKUP_FORMAT, endorseSigner, MANIFEST_FILE, SIGNATURE_FILE, signDetached } from './manifest.js';
+import type { Manifest, ManifestBlobs, ManifestTable } from './manifest.js';
 import { writePart } from './parts.js';
+import { snapshotBlobs, VAULT_BLOBS_PART } from './vault-blobs.js';
 import { fixTextFormat, listTables, readAuditHeads, readSchemaVersion, readSequences, serverVersion, streamRows, tableExists } from './snapshot.repository.js';
 
 /** Rows fetched per round trip; big enough to amortize it, small enough to keep memory flat. */
@@ -27,9 +30,13 @@ export interface BackupKeys {
 export interface CreateBackupInput {
   database: Database;
   keys: BackupKeys;
-  /** The first target is where the backup is written; the others receive a verified copy. */
-  targets: BackupTarget[];
+  /** Where the backup is written first. */
+  local: FolderTarget;
+  /** Each receives a copy, verified as it reads back, before any target lists the backup. */
+  offsite: BackupTarget[];
   env: string;
+  /** The vault's file store, whose blobs the backup carries; null when there is none. */
+  fileStore: FileStore | null;
   now: Date;
   /** Called as tables are written (done of total) and once per stage. */
   onProgress?: (stage: 'snapshot' | 'verify', done: number, total: number, detail: string) => void;
@@ -40,6 +47,7 @@ export interface CreatedBackup {
   tables: number;
   rows: number;
   bytes: number;
+  /** The targets holding it complete and verified. */
   targets: string[];
 }
 
@@ -49,15 +57,21 @@ export interface CreatedBackup {
  * does any target list it. Any failure removes it from every target.
  */
 export async function createBackup(input: CreateBackupInput): Promise<CreatedBackup> {
-  const { database, keys, targets } = input;
-  const [primary] = targets;
-  if (!primary) throw new Error('no backup target configured');
+  const { database, keys, local, offsite } = input;
+  const targets = [local, ...offsite];
+  // Refused before anything is written anywhere (data residency).
+  for (const target of targets) await target.checkWritable();
   // Before the snapshot: on PGlite there is one connection, and this may write.
   const signer = await ensureSigningKey(database.db, keys.signingSealKey, 'backup-manifest');
   const id = newBackupId(input.now);
   const dataKey = randomBytes(32);
   try {
-    const staging = await openStaging(primary, id);
+    const staging = await local.openStaging(id);
+    const writeBlobs = async (trx: Transaction<DB>, store: FileStore): Promise<ManifestBlobs> => {
+      const blobs = snapshotBlobs(trx, store);
+      const written = await writePart(join(staging, VAULT_BLOBS_PART), blobs.rows, dataKey, { backupId: id, part: VAULT_BLOBS_PART });
+      return { part: VAULT_BLOBS_PART, ...written, ...blobs.totals };
+    };
     const snapshot = await database.db
       .transaction()
       .setIsolationLevel('repeatable read')
@@ -73,10 +87,11 @@ export async function createBackup(input: CreateBackupInput): Promise<CreatedBac
           const result = await writePart(join(staging, part), streamRows(trx, table, FETCH_ROWS), dataKey, { backupId: id, part });
           written.push({ name: table.name, part, columns: table.columns, ...result });
         }
+        const vaultBlobs = input.fileStore && (await tableExists(trx, 'vault_files')) ? await writeBlobs(trx, input.fileStore) : null;
         input.onProgress?.('snapshot', tables.length, tables.length, '');
         const sequences = await readSequences(trx);
         const auditHeads = (await tableExists(trx, 'audit_heads')) ? await readAuditHeads(trx) : null;
-        return { schema, tables: written, sequences, auditHeads, serverVersion: await serverVersion(trx) };
+        return { schema, tables: written, vaultBlobs, sequences, auditHeads, serverVersion: await serverVersion(trx) };
       });
     const manifest: Manifest = {
       format: BACKUP_FORMAT,
@@ -93,29 +108,30 @@ export async function createBackup(input: CreateBackupInput): Promise<CreatedBac
       },
       tables: snapshot.tables,
       sequences: snapshot.sequences,
+      vault_blobs: snapshot.vaultBlobs,
       audit_heads: snapshot.auditHeads,
       signer: { kid: signer.kid, public_jwk: signer.publicJwk, endorsement: endorseSigner(keys.backupKey, signer.kid, signer.publicJwk) },
     };
     const bytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8');
     await writeFile(join(staging, MANIFEST_FILE), bytes, { mode: 0o600, flag: 'wx' });
-    await writeFile(join(staging, SIGNATURE_FILE), `${JSON.stringify(signManifest(bytes, signer.kid, signer.privateKey))}\n`, { mode: 0o600, flag: 'wx' });
+    await writeFile(join(staging, SIGNATURE_FILE), `${JSON.stringify(signDetached(bytes, signer.kid, signer.privateKey))}\n`, { mode: 0o600, flag: 'wx' });
 
-    const files = [MANIFEST_FILE, SIGNATURE_FILE, ...manifest.tables.map((table) => table.part)];
+    const files = [MANIFEST_FILE, SIGNATURE_FILE, ...manifest.tables.map((table) => table.part), ...(manifest.vault_blobs ? [manifest.vault_blobs.part] : [])];
     for (const [index, target] of targets.entries()) {
       input.onProgress?.('verify', index, targets.length, target.name);
-      const dir = index === 0 ? staging : await copyStaging(staging, files, target, id);
-      const report = await verifyBackup(dir, id, keys.backupKey);
+      if (target !== local) await target.stage(staging, files, id);
+      const report = await target.read(id, 'partial', (dir) => verifyBackup(dir, id, keys.backupKey));
       if (!report.ok) throw new BackupIntegrityError(report.problems.map((problem) => ({ ...problem, problem: `${target.name}: ${problem.problem}` })));
     }
     input.onProgress?.('verify', targets.length, targets.length, '');
-    // The primary last: the local listing drives drills and pruning, so it only shows a backup
+    // The local copy last: the local listing drives drills and pruning, so it only shows a backup
     // once every off-site copy is complete.
-    for (const target of [...targets.slice(1), primary]) await commitStaging(target, id);
+    for (const target of [...offsite, local]) await target.commit(id);
     const rows = manifest.tables.reduce((sum, table) => sum + table.rows, 0);
     const size = manifest.tables.reduce((sum, table) => sum + table.bytes, 0);
-    return { id, tables: manifest.tables.length, rows, bytes: size, targets: targets.map((target) => completePath(target, id)) };
+    return { id, tables: manifest.tables.length, rows, bytes: size, targets: targets.map((target) => target.name) };
   } catch (error) {
-    await Promise.all(targets.map((target) => removeBackup(target, id).catch(() => undefined)));
+    await Promise.all(targets.map((target) => target.remove(id).catch(() => undefined)));
     throw error;
   }
 }

@@ -1,39 +1,39 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Kysely } from 'kysely';
-import type { DB } from '../platform/db/index.js';
 import { scrubString } from '../platform/log/scrub.js';
 import { BackupIntegrityError } from './backup-reader.js';
-import { backupTime, completePath, listBackupIds } from './backup-store.js';
+import { backupTime } from './backup-store.js';
 import type { BackupTarget } from './backup-store.js';
-import { insertDrill } from './drills.repository.js';
-import type { DrillRow } from './drills.repository.js';
+import type { DrillResult } from './drills.repository.js';
 import { restoreBackup } from './restore-backup.js';
-import type { ErasureReplay } from './restore-backup.js';
+import type { ErasureReplay, RestoreInput } from './restore-backup.js';
 import { createScratchTarget } from './scratch.js';
 
 export interface DrillInput {
-  /** The live database, where the result is recorded. */
-  db: Kysely<DB>;
   backupKey: Buffer;
+  /** The target the latest backup is read from (the local folder). */
   target: BackupTarget;
   /** The configured PostgreSQL server (a scratch database is created there), or null for PGlite. */
   databaseUrl: string | null;
   now: Date;
   replayErasures?: ErasureReplay;
+  withCipher?: RestoreInput['withCipher'];
+  /** Decrypts a sample of the restored data (drill-sample.ts); throws when it does not decrypt. */
+  inspect?: RestoreInput['inspect'];
   onProgress?: (done: number, total: number, detail: string) => void;
 }
 
 /**
  * Restores the latest backup into a scratch database, checks it against its manifest (every
- * table's row count, every audit chain head), and records how long that took: the recovery time
- * actually measured, not promised. The scratch copy is dropped whatever the outcome.
+ * table's row count, every audit chain head) and decrypts a sample of it, and measures how long
+ * that took: the recovery time actually measured, not promised. The scratch copy is dropped
+ * whatever the outcome. The caller signs and records the result.
  */
-export async function runDrill(input: DrillInput): Promise<DrillRow> {
-  const ids = await listBackupIds(input.target);
+export async function runDrill(input: DrillInput): Promise<DrillResult> {
+  const ids = await input.target.list();
   const latest = ids.at(-1);
   const started = performance.now();
-  const drill: DrillRow = {
+  const drill: DrillResult = {
     id: randomUUID(),
     backup_id: latest ?? '',
     started_at: input.now,
@@ -44,35 +44,39 @@ export async function runDrill(input: DrillInput): Promise<DrillRow> {
   };
   if (!latest) {
     drill.details = { error: 'there is no backup to restore' };
-  } else {
-    const scratch = await createScratchTarget(input.databaseUrl);
-    try {
-      const restored = await restoreBackup({
-        dir: completePath(input.target, latest),
+    return drill;
+  }
+  const scratch = await createScratchTarget(input.databaseUrl);
+  try {
+    const restored = await input.target.read(latest, 'complete', (dir) =>
+      restoreBackup({
+        dir,
         id: latest,
         backupKey: input.backupKey,
         into: scratch.into,
         ...(input.replayErasures ? { replayErasures: input.replayErasures } : {}),
+        ...(input.inspect ? { inspect: input.inspect } : {}),
+        ...(input.withCipher ? { withCipher: input.withCipher } : {}),
         ...(input.onProgress ? { onProgress: input.onProgress } : {}),
-      });
-      drill.duration_ms = Math.round(performance.now() - started);
-      drill.outcome = restored.auditHeadsMatch === false ? 'failed' : 'passed';
-      drill.details = {
-        engine: scratch.into.kind,
-        tables: restored.tables,
-        rows: restored.rows,
-        schema_version: restored.schemaVersion,
-        audit_heads_match: restored.auditHeadsMatch,
-        ...(restored.auditHeadsMatch === false ? { error: 'the restored audit chain heads differ from the manifest' } : {}),
-      };
-    } catch (error) {
-      drill.duration_ms = Math.round(performance.now() - started);
-      drill.details = { engine: scratch.into.kind, error: describeFailure(error) };
-    } finally {
-      await scratch.drop();
-    }
+      }),
+    );
+    drill.duration_ms = Math.round(performance.now() - started);
+    drill.outcome = 'passed';
+    drill.details = {
+      engine: scratch.into.kind,
+      tables: restored.tables,
+      rows: restored.rows,
+      schema_version: restored.schemaVersion,
+      audit_heads_match: restored.auditHeadsMatch,
+      vault_files: restored.vaultBlobs?.blobs ?? 0,
+      ...restored.checks,
+    };
+  } catch (error) {
+    drill.duration_ms = Math.round(performance.now() - started);
+    drill.details = { engine: scratch.into.kind, error: describeFailure(error) };
+  } finally {
+    await scratch.drop();
   }
-  await insertDrill(input.db, drill);
   return drill;
 }
 

@@ -1,7 +1,8 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { DB } from '../platform/db/index.js';
 
-export interface DrillRow {
+/** A drill's result as measured, before it is signed. */
+export interface DrillResult {
   id: string;
   backup_id: string;
   started_at: Date;
@@ -11,7 +12,14 @@ export interface DrillRow {
   details: unknown;
 }
 
-export async function insertDrill(db: Kysely<DB>, drill: DrillRow): Promise<void> {
+/** As stored: the result, the exact statement signed about it, its signature and key (null on drills from before signing). */
+export interface DrillRow extends DrillResult {
+  statement: string | null;
+  signature: string | null;
+  signing_kid: string | null;
+}
+
+export async function insertDrill(db: Kysely<DB> | Transaction<DB>, drill: DrillRow): Promise<void> {
   await db
     .insertInto('backup_drills')
     .values({ ...drill, details: JSON.stringify(drill.details) })

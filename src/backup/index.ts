@@ -1,9 +1,12 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { deriveKey } from '../crypto/root-key.js';
 import type { JobQueue } from '../platform/jobs/index.js';
 import type { Logger } from '../platform/log/logger.js';
+import type { Mailer } from '../platform/mail/index.js';
 import { createBackupService } from './backup.service.js';
 import type { BackupService, BackupServiceDependencies } from './backup.service.js';
+import { alertStaffOnFailedDrill } from './drill-alert.js';
+import { drillRoutes } from './drills.routes.js';
 
 /** Backups, restores, drills and retention of this instance (docs/operations.md "Backups"). */
 export { createBackupService, BackupNotFoundError } from './backup.service.js';
@@ -18,6 +21,10 @@ export type { ErasureReplay, RestoreResult, RestoreTarget } from './restore-back
 export { planRetention } from './retention.js';
 export type { RetentionPolicy } from './retention.js';
 export type { DrillRow } from './drills.repository.js';
+export { DRILL_FORMAT } from './drill-statement.js';
+export { alertStaffOnFailedDrill } from './drill-alert.js';
+/** Data residency of off-site targets (RAMPART_DATA_RESIDENCY). */
+export { ResidencyError } from './residency.js';
 /** The sealed part format (NDJSON, gzip, authenticated AES-256-GCM chunks), reused by audit archives. */
 export { readPart, writePart } from './parts.js';
 export { PartIntegrityError } from './chunked-cipher.js';
@@ -36,15 +43,17 @@ export const BACKUP_DRILL_JOB = 'backup.drill';
 export interface BackupsDependencies extends BackupServiceDependencies {
   jobs: JobQueue;
   logger: Logger;
+  mailer: Mailer;
 }
 
 /**
  * Builds the backup service and its scheduled jobs: a backup followed by pruning (daily by
  * default) and a restore drill (weekly). Jobs are at-least-once: a repeated backup is one more
  * complete backup, which pruning folds away; a repeated prune or drill changes nothing wrong.
+ * A failed drill mails every active platform staff member, in the transaction that records it.
  */
-export function createBackups(deps: BackupsDependencies): { service: BackupService; register(app: FastifyInstance): void } {
-  const service = createBackupService(deps);
+export function createBackups(deps: BackupsDependencies): { service: BackupService; register(app: FastifyInstance, requirePlatform: (request: FastifyRequest) => Promise<void>): Promise<void> } {
+  const service = createBackupService({ ...deps, onDrillFailed: alertStaffOnFailedDrill(deps.mailer, deps.config.publicUrl) });
   deps.jobs.register(BACKUP_JOB, async () => {
     const created = await service.create();
     const pruned = await service.prune();
@@ -57,7 +66,8 @@ export function createBackups(deps: BackupsDependencies): { service: BackupServi
   });
   return {
     service,
-    register(app: FastifyInstance) {
+    async register(app: FastifyInstance, requirePlatform: (request: FastifyRequest) => Promise<void>) {
+      await app.register(drillRoutes, { service, requirePlatform });
       app.addHook('onReady', async () => {
         const { schedule, drillSchedule } = deps.config.backup;
         const schedules = [schedule ? deps.jobs.schedule(BACKUP_JOB, schedule, BACKUP_JOB) : deps.jobs.unschedule(BACKUP_JOB), drillSchedule ? deps.jobs.schedule(BACKUP_DRILL_JOB, drillSchedule, BACKUP_DRILL_JOB) : deps.jobs.unschedule(BACKUP_DRILL_JOB)];

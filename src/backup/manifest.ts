@@ -17,6 +17,16 @@ export interface ManifestTable {
   sha256: string;
 }
 
+/** The part holding the vault's file blobs, as stored, and how many blobs and bytes it carries. */
+export interface ManifestBlobs {
+  part: string;
+  rows: number;
+  bytes: number;
+  sha256: string;
+  blobs: number;
+  blob_bytes: number;
+}
+
 /** Everything about a backup except its signature; see docs/backup-format.md. */
 export interface Manifest {
   format: typeof BACKUP_FORMAT;
@@ -35,6 +45,8 @@ export interface Manifest {
   };
   tables: ManifestTable[];
   sequences: SequenceState[];
+  /** The vault's file blobs (vault-blobs.ts); absent from backups made before they were included, null without a vault. */
+  vault_blobs?: ManifestBlobs | null;
   /** null when the database had no audit log yet. */
   audit_heads: ChainHead[] | null;
   signer: {
@@ -45,12 +57,15 @@ export interface Manifest {
   };
 }
 
-export interface ManifestSignature {
+/** An Ed25519 signature over exact bytes (manifest.json, a drill statement), with the key that made it. */
+export interface DetachedSignature {
   alg: 'EdDSA';
   kid: string;
-  /** Ed25519 over the exact bytes of manifest.json (base64). */
+  /** Ed25519 over the exact bytes (base64). */
   signature: string;
 }
+
+export type ManifestSignature = DetachedSignature;
 
 function endorsementOf(backupKey: Buffer, kid: string, publicJwk: JsonWebKey): Buffer {
   return createHmac('sha256', backupKey).update(`rampart-backup-signer|${kid}|${String(publicJwk.x)}`).digest();
@@ -60,7 +75,8 @@ export function endorseSigner(backupKey: Buffer, kid: string, publicJwk: JsonWeb
   return endorsementOf(backupKey, kid, publicJwk).toString('base64');
 }
 
-export function signManifest(bytes: Buffer, kid: string, privateKey: KeyObject): ManifestSignature {
+/** Signs the exact bytes of a backup document (manifest.json, a drill statement). */
+export function signDetached(bytes: Buffer, kid: string, privateKey: KeyObject): DetachedSignature {
   return { alg: 'EdDSA', kid, signature: sign(null, bytes, privateKey).toString('base64') };
 }
 

@@ -22,10 +22,17 @@ export async function createScratchTarget(databaseUrl: string | null): Promise<S
   }
   // The name is ours (hex only), so interpolating it into DDL is safe; DDL takes no parameters.
   const name = `rampart_drill_${randomBytes(6).toString('hex')}`;
+  const filesDir = await mkdtemp(join(tmpdir(), 'rampart-drill-files-'));
   await adminStatement(databaseUrl, `create database ${name}`);
   const url = new URL(databaseUrl);
   url.pathname = `/${name}`;
-  return { into: { kind: 'postgres', url: url.toString() }, drop: () => adminStatement(databaseUrl, `drop database if exists ${name} with (force)`) };
+  return {
+    into: { kind: 'postgres', url: url.toString(), filesDir },
+    async drop() {
+      await rm(filesDir, { recursive: true, force: true });
+      await adminStatement(databaseUrl, `drop database if exists ${name} with (force)`);
+    },
+  };
 }
 
 async function adminStatement(url: string, statement: string): Promise<void> {

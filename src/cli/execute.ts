@@ -1,4 +1,7 @@
+import { withAuditCipher } from '../audit/index.js';
+import { systemClock } from '../platform/clock.js';
 import { migrationStatus } from '../platform/db/index.js';
+import { keyringFor } from '../vault/index.js';
 import type { Runtime } from '../runtime.js';
 import { createReporter, toJson } from './events.js';
 import type { EventSink } from './events.js';
@@ -23,7 +26,8 @@ export async function runDatabaseVerb(verb: DatabaseVerb, runtime: Runtime, run:
     report: createReporter(run.sink),
     verbs: run.verbs,
     config: runtime.config,
-    database: runtime.database,
+    // Verbs that write audit entries (staff, backups) seal their personal fields like the server does.
+    database: { ...runtime.database, db: withAuditCipher(runtime.database.db, keyringFor(runtime.config.vault, runtime.rootKey, systemClock)) },
     rootKey: runtime.rootKey,
     host: run.host,
     signal: run.signal,

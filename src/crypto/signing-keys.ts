@@ -12,7 +12,7 @@ export interface SigningKey {
 }
 
 /** What a key signs; each purpose has its own key so one cannot be replayed as another. */
-export type SigningPurpose = 'access-token' | 'audit-checkpoint' | 'document-seal' | 'backup-manifest';
+export type SigningPurpose = 'access-token' | 'audit-checkpoint' | 'document-seal' | 'backup-manifest' | 'backup-drill';
 
 // Serializes key creation across nodes that start together; any constant works.
 const KEY_CREATION_LOCK = 7_264_270_882;
@@ -52,18 +52,19 @@ export async function rotateSigningKey(
   now: Date,
   options: { dropPrevious?: boolean } = {},
 ): Promise<{ kid: string; retired: string[] }> {
-  return db.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(${KEY_CREATION_LOCK})`.execute(trx);
-    const retired = await trx
-      .updateTable('signing_keys')
-      .set({ retired_at: options.dropPrevious ? new Date(now.getTime() - RETIRED_KEY_GRACE_MS) : now })
-      .where('purpose', '=', purpose)
-      .where('retired_at', 'is', null)
-      .returning('kid')
-      .execute();
-    const { kid } = await createSigningKey(trx, sealingKey, purpose);
-    return { kid, retired: retired.map((row) => row.kid) };
-  });
+  // Inside the caller's transaction when given one (the rotation and its audit entry commit together).
+  if (!db.isTransaction) return db.transaction().execute((trx) => rotateSigningKey(trx, sealingKey, purpose, now, options));
+  const trx = db as Transaction<DB>;
+  await sql`select pg_advisory_xact_lock(${KEY_CREATION_LOCK})`.execute(trx);
+  const retired = await trx
+    .updateTable('signing_keys')
+    .set({ retired_at: options.dropPrevious ? new Date(now.getTime() - RETIRED_KEY_GRACE_MS) : now })
+    .where('purpose', '=', purpose)
+    .where('retired_at', 'is', null)
+    .returning('kid')
+    .execute();
+  const { kid } = await createSigningKey(trx, sealingKey, purpose);
+  return { kid, retired: retired.map((row) => row.kid) };
 }
 
 async function createSigningKey(trx: Transaction<DB>, sealingKey: Buffer, purpose: SigningPurpose): Promise<SigningKey> {

@@ -96,6 +96,7 @@ export function createAccessTokens(deps: { db: Kysely<DB>; sealingKey: Buffer; i
 
     async verify(realm, token) {
       try {
+        if (!isCanonicalEncoding(token)) throw identityErrors.unauthenticated('The access token is not valid');
         const { payload } = await jwtVerify(token, (header) => keyFor(header.kid), {
           algorithms: ['EdDSA'],
           issuer: deps.issuer,
@@ -115,4 +116,13 @@ export function createAccessTokens(deps: { db: Kysely<DB>; sealingKey: Buffer; i
       }
     },
   };
+}
+
+/**
+ * Base64url lets the last character of a segment carry unused bits, so one signature has several
+ * spellings that jose decodes alike; a token must be the one canonical text of its bytes, or a
+ * token that differs in text (to a log, a deny list, a replay check) would still be accepted.
+ */
+function isCanonicalEncoding(token: string): boolean {
+  return token.split('.').every((segment) => Buffer.from(segment, 'base64url').toString('base64url') === segment);
 }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
-import { recordAuditEvent } from '../audit/index.js';
+import { eraseUserFromAudit, recordAuditEvent } from '../audit/index.js';
+import { listTenantsWithKeys } from '../vault/keys.repository.js';
 import type { SecurityAction } from '../audit/index.js';
 import type { Clock } from '../platform/clock.js';
 import type { DB } from '../platform/db/index.js';
@@ -90,6 +91,7 @@ export function createAccount(deps: AccountDependencies) {
 
   deps.jobs.register(ACCOUNT_PURGE_JOB, async (job) => {
     const { userId } = job.payload as { userId: string };
+    const chains = await listTenantsWithKeys(db);
     await db.transaction().execute(async (trx) => {
       // Only an account still deleted and past its grace period is purged: idempotent, and safe
       // if the job outlives a restored account.
@@ -109,9 +111,28 @@ export function createAccount(deps: AccountDependencies) {
         .where(sql<boolean>`metadata ? 'tenant_id'`)
         .execute();
       await trx.deleteFrom('security_events').where('realm', '=', 'user').where('principal_id', '=', userId).execute();
+      // Their IPs and user agents in every audit chain become unreadable; the chains still verify.
+      await eraseUserFromAudit(trx, userId, chains);
       await trx.deleteFrom('users').where('id', '=', userId).execute();
     });
   });
+
+  async function accountData(userId: string) {
+    const [profile, sessions, events, identities] = await Promise.all([
+      db.selectFrom('users').select(['id', 'email', 'name', 'email_verified_at', 'created_at', 'updated_at']).where('id', '=', userId).executeTakeFirstOrThrow(),
+      db.selectFrom('sessions').select(['id', 'created_at', 'last_used_at', 'ip', 'user_agent', 'revoked_at', 'amr']).where('realm', '=', 'user').where('principal_id', '=', userId).execute(),
+      db.selectFrom('security_events').select(['action', 'ip', 'user_agent', 'metadata', 'at']).where('realm', '=', 'user').where('principal_id', '=', userId).orderBy('at').orderBy('id').execute(),
+      db.selectFrom('external_identities').select(['provider', 'subject', 'created_at']).where('user_id', '=', userId).execute(),
+    ]);
+    return {
+      exported_at: clock.now().toISOString(),
+      user: profile,
+      mfa_enabled: await deps.mfa.isEnabled('user', userId),
+      sessions,
+      security_events: events,
+      external_identities: identities,
+    };
+  }
 
   return {
     stepUp,
@@ -225,23 +246,17 @@ export function createAccount(deps: AccountDependencies) {
       return rows.map((row) => ({ id: String(row.id), action: row.action, ip: row.ip, user_agent: row.user_agent, metadata: row.metadata as Record<string, unknown>, at: row.at.toISOString() }));
     },
 
-    /** Every piece of personal data held about the caller (GDPR Art. 15 and 20). */
+    /**
+     * Every piece of personal data held about a user (GDPR Art. 15 and 20): what /v1/me/export
+     * returns, and the account part of a data-subject export when the subject is a member.
+     */
+    accountData,
+
+    /** The caller's own data, and the export audited. */
     async exportData(principal: Principal, meta: RequestMeta) {
-      const [profile, sessions, events, identities] = await Promise.all([
-        db.selectFrom('users').select(['id', 'email', 'name', 'email_verified_at', 'created_at', 'updated_at']).where('id', '=', principal.id).executeTakeFirstOrThrow(),
-        db.selectFrom('sessions').select(['id', 'created_at', 'last_used_at', 'ip', 'user_agent', 'revoked_at', 'amr']).where('realm', '=', 'user').where('principal_id', '=', principal.id).execute(),
-        db.selectFrom('security_events').select(['action', 'ip', 'user_agent', 'metadata', 'at']).where('realm', '=', 'user').where('principal_id', '=', principal.id).orderBy('at').orderBy('id').execute(),
-        db.selectFrom('external_identities').select(['provider', 'subject', 'created_at']).where('user_id', '=', principal.id).execute(),
-      ]);
+      const data = await accountData(principal.id);
       await audit(db, principal, 'account.exported', meta);
-      return {
-        exported_at: clock.now().toISOString(),
-        user: profile,
-        mfa_enabled: await deps.mfa.isEnabled('user', principal.id),
-        sessions,
-        security_events: events,
-        external_identities: identities,
-      };
+      return data;
     },
 
     /** Closes the account now (every session revoked, sign-in refused) and purges it after the grace period. */

@@ -1,11 +1,12 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { errorResponses, requestMeta } from '../platform/http/index.js';
 import type { Account } from './account.service.js';
 import type { Auth } from './auth.service.js';
 import { principalOf } from './authenticate.js';
 import * as S from './identity.schemas.js';
+import type { SessionCookie } from './session-cookie.js';
 import type { Sessions } from './sessions.service.js';
 
 export interface IdentityRouteDependencies {
@@ -13,8 +14,10 @@ export interface IdentityRouteDependencies {
   account: Account;
   sessions: Sessions;
   requireUser: (request: FastifyRequest) => Promise<void>;
+  cookie: SessionCookie;
+  /** What the hosted sign-in page offers: sign-up or not, and the external providers by name. */
+  signInOptions: { signup: 'open' | 'invite_only'; oidc_providers: Array<{ id: string; name: string }> };
 }
-
 
 const AUTH = { rateLimit: 'auth' as const };
 const NoContent = Type.Null({ description: 'No content' });
@@ -22,10 +25,16 @@ const NoContent = Type.Null({ description: 'No content' });
 /** The Identity section of API.md: sign-up, sign-in, tokens, and the signed-in user's own account. */
 export async function identityRoutes(fastify: FastifyInstance, deps: IdentityRouteDependencies): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const { auth, account, requireUser } = deps;
+  const { auth, account, requireUser, cookie } = deps;
   const tags = ['identity'];
   const secured = { preHandler: requireUser };
   const security = [{ bearer: [] }];
+
+  app.get(
+    '/v1/auth/options',
+    { schema: { tags, summary: 'How one may sign in here: whether sign-up is open, and the external providers', response: { 200: S.AuthOptions } } },
+    async () => deps.signInOptions,
+  );
 
   app.post(
     '/v1/auth/signup',
@@ -44,26 +53,42 @@ export async function identityRoutes(fastify: FastifyInstance, deps: IdentityRou
         response: { 200: Type.Union([S.Tokens, S.MfaChallenge]), ...errorResponses(400, 401, 429) },
       },
     },
-    async (request) => auth.login('user', request.body, requestMeta(request)),
+    async (request, reply) => {
+      cookie.checkOrigin(request);
+      const result = await auth.login('user', request.body, requestMeta(request));
+      return 'mfa_required' in result ? result : cookie.deliver(request, reply, 'user', result);
+    },
   );
 
   app.post(
     '/v1/auth/login/mfa',
     { config: AUTH, schema: { tags, summary: 'Second sign-in step: a TOTP or recovery code', body: S.LoginMfaBody, response: { 200: S.Tokens, ...errorResponses(400, 401, 429) } } },
-    async (request) => auth.loginMfa('user', request.body, requestMeta(request)),
+    async (request, reply) => {
+      cookie.checkOrigin(request);
+      return cookie.deliver(request, reply, 'user', await auth.loginMfa('user', request.body, requestMeta(request)));
+    },
   );
 
   app.post(
     '/v1/auth/token/refresh',
-    { config: AUTH, schema: { tags, summary: 'Spend a refresh token for new tokens', body: S.RefreshBody, response: { 200: S.Tokens, ...errorResponses(400, 401, 429) } } },
-    async (request) => deps.sessions.refresh('user', request.body.refresh_token, requestMeta(request)),
+    {
+      config: AUTH,
+      schema: {
+        tags,
+        summary: 'Spend a refresh token for new tokens (from the body, or from the browser session cookie with x-rampart-session: cookie and a same-origin Origin)',
+        body: S.RefreshBody,
+        response: { 200: S.Tokens, ...errorResponses(400, 401, 403, 429) },
+      },
+    },
+    async (request, reply) => refreshSession(deps, 'user', request, reply, request.body.refresh_token),
   );
 
   app.post(
     '/v1/auth/logout',
-    { ...secured, schema: { tags, security, summary: 'End the current session', response: { 204: NoContent, ...errorResponses(401) } } },
+    { ...secured, schema: { tags, security, summary: 'End the current session (and clear the browser session cookie)', response: { 204: NoContent, ...errorResponses(401) } } },
     async (request, reply) => {
       await account.logout(principalOf(request), requestMeta(request));
+      cookie.clear(reply, 'user');
       return reply.status(204).send(null);
     },
   );
@@ -73,7 +98,8 @@ export async function identityRoutes(fastify: FastifyInstance, deps: IdentityRou
     { config: AUTH, schema: { tags, summary: 'Mail a reset link if the account exists (always 202)', body: S.ForgotBody, response: { 202: NoContent, ...errorResponses(400, 429) } } },
     async (request, reply) => {
       await auth.forgotPassword(request.body, requestMeta(request));
-      return reply.status(202).send(null);
+      // No body, as the 202 declares (send(null) would put a JSON `null` on the wire).
+      return reply.status(202).send(undefined as unknown as null);
     },
   );
 
@@ -172,10 +198,30 @@ export async function identityRoutes(fastify: FastifyInstance, deps: IdentityRou
 
   app.delete(
     '/v1/me',
-    { ...secured, config: AUTH, schema: { tags, security, summary: 'Close your account (the password, or a sign-in within 10 minutes); purged after the grace period', body: S.StepUpBody, response: { 202: S.DeletionScheduled, ...errorResponses(400, 401, 403) } } },
+    { ...secured, config: AUTH, schema: { tags, security, summary: 'Close your account (the password, or a sign-in within 10 minutes); purged after the grace period', body: S.StepUpBody, response: { 202: S.DeletionScheduled, ...errorResponses(400, 401, 403, 409) } } },
     async (request, reply) => {
       const result = await account.deleteAccount(principalOf(request), request.body.password, requestMeta(request));
       return reply.status(202).send({ status: 'deletion_scheduled' as const, ...result });
     },
   );
+}
+
+/**
+ * One refresh for both realms: the token comes from the body or the cookie (session-cookie.ts).
+ * A cookie that no longer works is cleared, so a revoked browser session ends cleanly.
+ */
+export async function refreshSession(
+  deps: { sessions: Sessions; cookie: SessionCookie },
+  realm: 'user' | 'platform',
+  request: FastifyRequest,
+  reply: FastifyReply,
+  fromBody: string | undefined,
+) {
+  const presented = deps.cookie.presented(request, realm, fromBody);
+  try {
+    return deps.cookie.deliver(request, reply, realm, await deps.sessions.refresh(realm, presented, requestMeta(request)));
+  } catch (error) {
+    if (fromBody === undefined) deps.cookie.clear(reply, realm);
+    throw error;
+  }
 }

@@ -20,7 +20,10 @@ export const LoginMfaBody = Type.Object(
   { mfa_token: Secret, code: Type.String({ minLength: 6, maxLength: 32, description: 'A TOTP code or a recovery code' }) },
   { additionalProperties: false },
 );
-export const RefreshBody = Type.Object({ refresh_token: Secret }, { additionalProperties: false });
+export const RefreshBody = Type.Object(
+  { refresh_token: Type.Optional(Type.String({ minLength: 16, maxLength: 512, description: 'Required, unless the browser session cookie is used (header x-rampart-session: cookie)' })) },
+  { additionalProperties: false },
+);
 export const ForgotBody = Type.Object({ email: Email }, { additionalProperties: false });
 export const ResetBody = Type.Object({ token: Secret, password: Password }, { additionalProperties: false });
 export const TokenBody = Type.Object({ token: Secret }, { additionalProperties: false });
@@ -35,7 +38,7 @@ export const LimitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ mini
 export const User = Type.Object({ id: Type.String(), email: Type.String(), name: Type.Union([Type.String(), Type.Null()]), email_verified: Type.Boolean() });
 export const Tokens = Type.Object({
   access_token: Type.String(),
-  refresh_token: Type.String(),
+  refresh_token: Type.Optional(Type.String({ description: 'Always present, except for browsers that asked for the session cookie (x-rampart-session: cookie)' })),
   token_type: Type.Literal('Bearer'),
   expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
 });
@@ -77,3 +80,7 @@ export const SecurityEvents = Type.Object({
 });
 export const Export = Type.Object({}, { additionalProperties: true, description: 'Every piece of personal data held about the caller' });
 export const DeletionScheduled = Type.Object({ status: Type.Literal('deletion_scheduled'), purge_after: Type.String({ format: 'date-time' }) });
+export const AuthOptions = Type.Object({
+  signup: Type.Union([Type.Literal('open'), Type.Literal('invite_only')]),
+  oidc_providers: Type.Array(Type.Object({ id: Type.String(), name: Type.String() })),
+});

@@ -26,13 +26,14 @@ import type { AccountClaimedHook } from './oidc.service.js';
 import { oidcRoutes } from './oidc.routes.js';
 import { createOneTimeTokens } from './one-time-tokens.js';
 import { createPasswordHasher } from './passwords.js';
+import { createSessionCookie } from './session-cookie.js';
 import { createSessions } from './sessions.service.js';
 
 export type { Principal } from './authenticate.js';
 /** How long nodes take to start signing with a rotated key. */
 export { SIGNING_KEY_REFRESH_MS } from './access-tokens.js';
 /** Creates a platform staff account (only `rampart admin create` does). */
-export { createPlatformStaff, disablePlatformStaff } from './platform-staff.js';
+export { activePlatformStaffEmails, createPlatformStaff, disablePlatformStaff } from './platform-staff.js';
 export { principalOf } from './authenticate.js';
 /** The stored and compared form of an email address (null when it is not one). */
 export { normalizeEmail } from './email.js';
@@ -123,6 +124,8 @@ export async function createIdentity(deps: IdentityDependencies) {
     requirePlatform,
     /** Step-up for other modules: the user's password, or a sign-in within 10 minutes; else 403 `step_up_required`. */
     stepUp: (principal: Principal, password: string | undefined, meta: RequestMeta): Promise<void> => account.stepUp(principal, password, meta),
+    /** Everything held about a user's account (what /v1/me/export returns); data-subject exports of a member reuse it. */
+    accountData: (userId: string) => account.accountData(userId),
     async register(app: FastifyInstance): Promise<void> {
       app.decorateRequest('principal', null);
       let refresh: NodeJS.Timeout | undefined;
@@ -137,10 +140,12 @@ export async function createIdentity(deps: IdentityDependencies) {
         }, SIGNING_KEY_REFRESH_MS).unref();
       });
       app.addHook('onClose', async () => clearInterval(refresh));
-      await app.register(identityRoutes, { auth, account, sessions, requireUser });
-      await app.register(platformRoutes, { auth, platformAuth, account, sessions, requirePlatform });
+      const cookie = createSessionCookie({ publicUrl: config.publicUrl, maxAgeSeconds: config.identity.sessionAbsoluteDays * 86_400 });
+      const signInOptions = { signup: config.identity.signup, oidc_providers: config.identity.oidcProviders.map(({ id, name }) => ({ id, name })) };
+      await app.register(identityRoutes, { auth, account, sessions, requireUser, cookie, signInOptions });
+      await app.register(platformRoutes, { auth, platformAuth, account, sessions, requirePlatform, cookie });
       const oidc = createOidc({ db, clock, env: config.env, publicUrl: config.publicUrl, config: config.identity, sessions, mfa, tokens, revokeOrgGrants: deps.revokeOrgGrantsOfClaimedAccount });
-      await app.register(oidcRoutes, { oidc, publicUrl: config.publicUrl });
+      await app.register(oidcRoutes, { oidc, publicUrl: config.publicUrl, sessionCookie: cookie });
     },
   };
 }

@@ -56,3 +56,9 @@ export async function disablePlatformStaff(db: Kysely<DB>, emailInput: string, n
     return { id: staff.id, email: staff.email, sessionsRevoked: revoked.length };
   });
 }
+
+/** Addresses of every staff member not offboarded: who is alerted about the platform's own failures (a failed restore drill). */
+export async function activePlatformStaffEmails(db: Kysely<DB>): Promise<string[]> {
+  const rows = await db.selectFrom('platform_staff').select('email').where('disabled_at', 'is', null).orderBy('email').execute();
+  return rows.map((row) => row.email);
+}

@@ -7,6 +7,8 @@ import type { Auth } from './auth.service.js';
 import { principalOf } from './authenticate.js';
 import * as S from './identity.schemas.js';
 import type { PlatformAuth } from './platform-auth.service.js';
+import { refreshSession } from './identity.routes.js';
+import type { SessionCookie } from './session-cookie.js';
 import type { Sessions } from './sessions.service.js';
 
 export interface PlatformRouteDependencies {
@@ -15,6 +17,7 @@ export interface PlatformRouteDependencies {
   account: Account;
   sessions: Sessions;
   requirePlatform: (request: FastifyRequest) => Promise<void>;
+  cookie: SessionCookie;
 }
 
 const AUTH = { rateLimit: 'auth' as const };
@@ -56,7 +59,10 @@ export async function platformRoutes(fastify: FastifyInstance, deps: PlatformRou
   app.post(
     '/v1/platform/auth/login/mfa',
     { config: AUTH, schema: { tags, summary: 'Staff sign-in, second step', body: S.LoginMfaBody, response: { 200: S.Tokens, ...errorResponses(400, 401, 429) } } },
-    async (request) => deps.auth.loginMfa('platform', request.body, requestMeta(request)),
+    async (request, reply) => {
+      deps.cookie.checkOrigin(request);
+      return deps.cookie.deliver(request, reply, 'platform', await deps.auth.loginMfa('platform', request.body, requestMeta(request)));
+    },
   );
 
   app.post(
@@ -79,16 +85,17 @@ export async function platformRoutes(fastify: FastifyInstance, deps: PlatformRou
         response: { 200: Type.Object({ tokens: S.Tokens, recovery_codes: S.RecoveryCodes.properties.recovery_codes }), ...errorResponses(400, 401, 429) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
+      deps.cookie.checkOrigin(request);
       const { tokens, recoveryCodes } = await deps.platformAuth.confirmEnrolment(request.body.mfa_token, request.body.code, requestMeta(request));
-      return { tokens, recovery_codes: recoveryCodes };
+      return { tokens: deps.cookie.deliver(request, reply, 'platform', tokens), recovery_codes: recoveryCodes };
     },
   );
 
   app.post(
     '/v1/platform/auth/token/refresh',
-    { config: AUTH, schema: { tags, summary: 'Spend a staff refresh token for new tokens', body: S.RefreshBody, response: { 200: S.Tokens, ...errorResponses(400, 401, 429) } } },
-    async (request) => deps.sessions.refresh('platform', request.body.refresh_token, requestMeta(request)),
+    { config: AUTH, schema: { tags, summary: 'Spend a staff refresh token for new tokens (body or browser session cookie)', body: S.RefreshBody, response: { 200: S.Tokens, ...errorResponses(400, 401, 403, 429) } } },
+    async (request, reply) => refreshSession(deps, 'platform', request, reply, request.body.refresh_token),
   );
 
   app.post(
@@ -96,6 +103,7 @@ export async function platformRoutes(fastify: FastifyInstance, deps: PlatformRou
     { preHandler: deps.requirePlatform, schema: { tags, security, summary: 'End the current staff session', response: { 204: Type.Null(), ...errorResponses(401) } } },
     async (request, reply) => {
       await deps.account.logout(principalOf(request), requestMeta(request));
+      deps.cookie.clear(reply, 'platform');
       return reply.status(204).send(null);
     },
   );

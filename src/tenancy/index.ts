@@ -22,6 +22,9 @@ export { authorize } from './org-context.js';
 export { recordOrgAction } from './org-audit.js';
 export type { OrgContext } from './org-context.js';
 export type { Permission, Role } from './permissions.js';
+export { ROLE_PERMISSIONS } from './permissions.js';
+/** GET /v1/platform/tenants for the platform console (registered with identity's platform preHandler). */
+export { platformTenantRoutes } from './platform-tenants.routes.js';
 
 /** Builds the tenancy module: organizations, roles and members. */
 export function createTenancy(deps: { database: Database; clock: Clock; mailer: Mailer; jobs: JobQueue; publicUrl: string; rootKey: Buffer; plansJson: string | null }) {

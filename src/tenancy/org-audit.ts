@@ -13,8 +13,11 @@ export function recordOrgAction(
   at: Date,
   context: { tenantId: string; actor: OrgActor },
   action: SecurityAction,
-  meta: RequestMeta,
+  /** The request the action came in; null for a job's own entry (no address, no request id). */
+  meta: RequestMeta | null,
   metadata: Record<string, unknown>,
+  /** Whose personal data the entry holds (a data subject); by default the acting member. */
+  subjectId?: string | null,
 ): Promise<void> {
   const { tenantId, actor } = context;
   return recordAuditEvent(trx, {
@@ -23,10 +26,11 @@ export function recordOrgAction(
     principalId: actor.type === 'user' ? actor.id : null,
     actor: { type: actor.type, id: actor.id },
     action,
-    ip: meta.ip,
-    userAgent: meta.userAgent,
-    requestId: meta.requestId ?? null,
+    ip: meta?.ip ?? null,
+    userAgent: meta?.userAgent ?? null,
+    requestId: meta?.requestId ?? null,
     metadata,
     at,
+    ...(subjectId !== undefined ? { subjectId } : {}),
   });
 }

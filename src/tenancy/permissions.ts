@@ -26,10 +26,11 @@ export type Permission =
   | 'dsr:read'
   | 'dsr:write'
   | 'consent:read'
-  | 'consent:write';
+  | 'consent:write'
+  | 'legal_holds:manage';
 
-// "Members read" (API.md). Subject-request writes (erasure destroys data for good, access and
-// portability hand out everything held about a person) stay with owners, like the org export.
+// "Members read" (API.md). Admins handle data-subject requests (issue 7: "created by org admins
+// or by an API key with dsr:write"); the whole-org export stays with owners.
 const MEMBER: readonly Permission[] = ['org:read', 'members:read', 'audit:read', 'records:read', 'dsr:read', 'consent:read'];
 const ADMIN: readonly Permission[] = [
   ...MEMBER,
@@ -43,8 +44,10 @@ const ADMIN: readonly Permission[] = [
   'audit:write',
   'records:write',
   'consent:write',
+  'dsr:write',
 ];
-const OWNER: readonly Permission[] = [...ADMIN, 'owners:manage', 'org:delete', 'org:export', 'dsr:write'];
+// Legal holds override retention, a decision with legal weight: owners only, like the org export.
+const OWNER: readonly Permission[] = [...ADMIN, 'owners:manage', 'org:delete', 'org:export', 'legal_holds:manage'];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
   owner: new Set(OWNER),

@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Clock } from '../platform/clock.js';
 import { withTenant } from '../platform/db/index.js';
-import type { DB } from '../platform/db/index.js';
+import type { DB, TenantTransaction } from '../platform/db/index.js';
 import { destroyDataKeys } from './keys.repository.js';
 
 /** One erasure: the tenant, the subject's blind index, when, and the request it came from. No personal data. */
@@ -33,12 +33,17 @@ export async function readErasureLedger(db: Kysely<DB>): Promise<ErasureEntry[]>
  * before the erasure is destroyed again, and the entry is added to the restored ledger if the
  * backup predates it. Idempotent. Returns how many keys it destroyed.
  */
-export async function replayErasureLedger(restored: Kysely<DB>, entries: readonly ErasureEntry[], clock: Clock): Promise<number> {
+export async function replayErasureLedger(restored: Kysely<DB> | Transaction<DB>, entries: readonly ErasureEntry[], clock: Clock): Promise<number> {
   let destroyed = 0;
   const byTenant = new Map<string, ErasureEntry[]>();
   for (const entry of entries) byTenant.set(entry.tenantId, [...(byTenant.get(entry.tenantId) ?? []), entry]);
+  // A restore replays inside its load transaction (so its rows never commit without the replay),
+  // which already reads and writes every tenant's rows past row-level security; each statement
+  // below names its tenant.
+  const inTenant = <T>(tenantId: string, work: (trx: TenantTransaction) => Promise<T>): Promise<T> =>
+    restored.isTransaction ? work(restored as TenantTransaction) : withTenant(restored, tenantId, work);
   for (const [tenantId, tenantEntries] of byTenant) {
-    destroyed += await withTenant(restored, tenantId, async (trx) => {
+    destroyed += await inTenant(tenantId, async (trx) => {
       let count = 0;
       for (const entry of tenantEntries) {
         count += (await destroyDataKeys(trx, tenantId, entry.subjectIndex, clock.now(), entry.at)).length;

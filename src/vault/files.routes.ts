@@ -5,7 +5,7 @@ import { Type } from 'typebox';
 import { errorResponses, httpErrors, requestMeta } from '../platform/http/index.js';
 import { authorize } from '../tenancy/index.js';
 import type { Files } from './files.service.js';
-import { FileParams, FileView } from './vault.schemas.js';
+import { AccessReasonHeaders, FileParams, FileView } from './vault.schemas.js';
 
 export interface FileRouteDependencies {
   files: Files;
@@ -83,12 +83,13 @@ export async function fileRoutes(fastify: FastifyInstance, deps: FileRouteDepend
         security,
         summary: 'Download a file, decrypted after the whole file authenticated; downloads of files with a data subject are audited (records:read)',
         params: FileParams,
+        headers: AccessReasonHeaders,
         // A stream is sent as it is; the schema only documents the body for OpenAPI.
         response: { 200: Type.Unsafe<Readable>({ type: 'string', format: 'binary', description: 'The file as uploaded' }), ...errorResponses(400, 401, 403, 404, 409) },
       },
     },
     async (request, reply) => {
-      const { file, body } = await files.get(authorize(request, 'records:read'), request.params.key, requestMeta(request));
+      const { file, body } = await files.get(authorize(request, 'records:read'), request.params.key, requestMeta(request), request.headers['x-rampart-access-reason'] ?? null);
       // An attachment, never rendered on the API's origin whatever type the uploader claimed.
       return reply
         .header('content-type', file.content_type)

@@ -14,7 +14,7 @@ import type { FileStore } from './file-store.js';
 import type { Keyring } from './keyring.js';
 import * as repo from './records.repository.js';
 import type { FileRow } from './records.repository.js';
-import { auditVault, checkNames, readable } from './records.service.js';
+import { admitRead, admitWrite, auditVault, checkNames, readable } from './records.service.js';
 import { vaultErrors } from './vault.errors.js';
 
 export interface FileView {
@@ -34,7 +34,7 @@ export interface Upload {
 }
 
 /** A blob's place, bound into every chunk: a blob copied to another file, tenant or version fails. */
-function placeOf(tenantId: string, key: string, blobId: string): EnvelopeContext {
+export function placeOf(tenantId: string, key: string, blobId: string): EnvelopeContext {
   return { tenantId, collection: '@files', recordKey: key, field: `blob:${blobId}` };
 }
 
@@ -84,7 +84,11 @@ export function createFiles(deps: { db: Kysely<DB>; keyring: Keyring; clock: Clo
       if (upload.declaredBytes !== null && upload.declaredBytes > deps.maxFileBytes) throw vaultErrors.file_too_large();
       const { tenantId } = context;
       const subjectIndex = upload.subjectId === null ? null : keyring.subjectIndex(tenantId, upload.subjectId);
-      const writing = await withTenant(db, tenantId, (trx) => keyring.writingKey(trx, tenantId, subjectIndex));
+      const writing = await withTenant(db, tenantId, async (trx) => {
+        await admitWrite(trx, tenantId, subjectIndex);
+        await admitWrite(trx, tenantId, (await repo.findFile(trx, tenantId, key))?.subject_index ?? null);
+        return keyring.writingKey(trx, tenantId, subjectIndex);
+      });
       const blobId = randomUUID();
       const counted = { bytes: 0 };
       await store.write(tenantId, blobId, detached(upload.body), [limitBytes(deps.maxFileBytes, counted), createFileEncryptor(writing.key, writing.header, placeOf(tenantId, key, blobId))]);
@@ -117,12 +121,13 @@ export function createFiles(deps: { db: Kysely<DB>; keyring: Keyring; clock: Clo
     },
 
     /** The file's metadata and a stream of its plaintext, after the whole blob authenticated. */
-    async get(context: OrgContext, key: string, meta: RequestMeta): Promise<{ file: FileView; body: Readable }> {
+    async get(context: OrgContext, key: string, meta: RequestMeta, accessReason: string | null = null): Promise<{ file: FileView; body: Readable }> {
       checkNames(key);
       const { tenantId } = context;
       const row = await withTenant(db, tenantId, async (trx) => {
         const found = await repo.findFile(trx, tenantId, key);
         if (!found) throw vaultErrors.not_found();
+        await admitRead(trx, clock, context, found.subject_index, { kind: 'file', key }, accessReason, meta);
         if (found.subject_index) await auditVault(trx, clock, context, 'file.read', meta, { key });
         return found;
       });

@@ -151,17 +151,21 @@ export function createKeyring({ provider, rootKey, clock, cache: cacheLimits = D
      * Crypto-shredding: destroys the subject's data keys and writes the erasure ledger entry (the
      * tenant, the blind index, the time, the request id: no personal data), in the caller's transaction.
      */
-    async shredSubject(trx: TenantTransaction, tenantId: string, subjectId: string, requestId: string | null): Promise<{ destroyedKeys: number }> {
+    async shredSubject(trx: TenantTransaction, tenantId: string, subjectId: string, requestId: string | null): Promise<{ destroyedKeys: number; ledgerEntryId: string; at: Date }> {
       const index = subjectIndex(tenantId, subjectId);
       const at = clock.now();
       const destroyed = await repo.destroyDataKeys(trx, tenantId, index, at);
-      await repo.insertErasure(trx, { tenantId, entryId: randomUUID(), subjectIndex: index, requestId, at });
+      const ledgerEntryId = randomUUID();
+      await repo.insertErasure(trx, { tenantId, entryId: ledgerEntryId, subjectIndex: index, requestId, at });
       for (const keyId of destroyed) cache.delete(`dk:${tenantId}:${keyId}`);
-      return { destroyedKeys: destroyed.length };
+      return { destroyedKeys: destroyed.length, ledgerEntryId, at };
     },
 
-    /** Makes a new KEK version for the tenant; new data keys are wrapped by it, old ones until rewrapped. */
-    async rotateTenantKey(db: Kysely<DB>, tenantId: string): Promise<number> {
+    /**
+     * Makes a new KEK version for the tenant; new data keys are wrapped by it, old ones until
+     * rewrapped. `record` writes the rotation's audit entry in the same transaction.
+     */
+    async rotateTenantKey(db: Kysely<DB>, tenantId: string, record?: (trx: TenantTransaction, version: number) => Promise<void>): Promise<number> {
       const version = await withTenant(db, tenantId, async (trx) => {
         await repo.lockTenantKeys(trx, tenantId);
         const next = (await repo.latestTenantKeyVersion(trx, tenantId)) + 1;
@@ -169,6 +173,7 @@ export function createKeyring({ provider, rootKey, clock, cache: cacheLimits = D
         const at = clock.now();
         await repo.insertTenantKey(trx, { tenantId, version: next, provider: provider.name, wrapped: made.wrapped, at });
         await repo.retireTenantKeysBefore(trx, tenantId, next, at);
+        await record?.(trx, next);
         return next;
       });
       cache.deletePrefix(`kek:${tenantId}:`);

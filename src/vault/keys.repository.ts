@@ -88,19 +88,20 @@ export async function updateDataKeyWrapping(trx: TenantTransaction, tenantId: st
 /**
  * Destroys the live data keys of a subject: the wrapped key is overwritten with zeros of the same
  * length (nothing left to unwrap, even for someone holding the KEK) and marked destroyed.
- * Returns the ids destroyed. `createdBefore` limits it to keys older than an erasure (a restore
- * re-applying the ledger must not destroy a key made after the erasure it replays).
+ * Returns the ids destroyed. `createdBefore` limits it to keys older than an erasure: a restore
+ * re-applying the ledger must not destroy a key made after the erasure it replays. A live erasure
+ * passes none and destroys every live key of the subject, whatever the clocks of the nodes that
+ * made them say.
  */
-export async function destroyDataKeys(trx: TenantTransaction, tenantId: string, subjectIndex: Buffer, at: Date, createdBefore: Date = at): Promise<string[]> {
-  const rows = await trx
+export async function destroyDataKeys(trx: TenantTransaction, tenantId: string, subjectIndex: Buffer, at: Date, createdBefore: Date | null = null): Promise<string[]> {
+  let query = trx
     .updateTable('data_keys')
     .set({ wrapped_key: sql<Buffer>`decode(repeat('00', length(wrapped_key)), 'hex')`, destroyed_at: at })
     .where('tenant_id', '=', tenantId)
     .where('subject_index', '=', subjectIndex)
-    .where('destroyed_at', 'is', null)
-    .where('created_at', '<=', createdBefore)
-    .returning('key_id')
-    .execute();
+    .where('destroyed_at', 'is', null);
+  if (createdBefore !== null) query = query.where('created_at', '<=', createdBefore);
+  const rows = await query.returning('key_id').execute();
   return rows.map((row) => row.key_id);
 }
 

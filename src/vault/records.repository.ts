@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Selectable } from 'kysely';
 import type { TenantTransaction } from '../platform/db/index.js';
 import type { VaultFilesTable, VaultRecordsTable } from '../platform/db/schema.js';
+import { unflagged } from './subject-flags.js';
 
 export type RecordRow = Selectable<VaultRecordsTable>;
 export type FileRow = Selectable<VaultFilesTable>;
@@ -36,9 +37,13 @@ export async function deleteRecord(trx: TenantTransaction, tenantId: string, col
   return trx.deleteFrom('vault_records').where('tenant_id', '=', tenantId).where('collection', '=', collection).where('record_key', '=', key).returningAll().executeTakeFirst();
 }
 
-/** A page of a collection in key order, after `afterKey`, optionally of one subject (by blind index). */
-export function listRecords(trx: TenantTransaction, tenantId: string, collection: string, options: { subjectIndex: Buffer | null; afterKey: string | null; limit: number }): Promise<RecordRow[]> {
+/**
+ * A page of a collection in key order, after `afterKey`, optionally of one subject (by blind
+ * index); records of flagged subjects only with `includeFlagged` (a checked read of that subject).
+ */
+export function listRecords(trx: TenantTransaction, tenantId: string, collection: string, options: { subjectIndex: Buffer | null; afterKey: string | null; limit: number; includeFlagged?: boolean }): Promise<RecordRow[]> {
   let query = trx.selectFrom('vault_records').selectAll().where('tenant_id', '=', tenantId).where('collection', '=', collection);
+  if (!options.includeFlagged) query = query.where(unflagged('vault_records'));
   if (options.subjectIndex) query = query.where('subject_index', '=', options.subjectIndex);
   if (options.afterKey !== null) query = query.where('record_key', '>', options.afterKey);
   return query.orderBy('record_key').limit(options.limit).execute();

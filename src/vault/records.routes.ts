@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { errorResponses, requestMeta } from '../platform/http/index.js';
 import { authorize } from '../tenancy/index.js';
 import type { Records } from './records.service.js';
-import { CollectionParams, RecordInput, RecordList, RecordListQuery, RecordParams, RecordView } from './vault.schemas.js';
+import { AccessReasonHeaders, CollectionParams, RecordInput, RecordList, RecordListQuery, RecordParams, RecordView } from './vault.schemas.js';
 
 export interface RecordRouteDependencies {
   records: Records;
@@ -51,14 +51,15 @@ export async function recordRoutes(fastify: FastifyInstance, deps: RecordRouteDe
       schema: {
         tags,
         security,
-        summary: 'Read a record, decrypted; reads of records with a data subject are audited (records:read)',
+        summary: 'Read a record, decrypted; reads of records with a data subject are audited (records:read). A restricted subject needs an owner and x-rampart-access-reason',
         params: RecordParams,
+        headers: AccessReasonHeaders,
         response: { 200: RecordView, ...errorResponses(400, 401, 403, 404, 409) },
       },
     },
     async (request) => {
       const { collection, key } = request.params;
-      return records.get(authorize(request, 'records:read'), collection, key, requestMeta(request));
+      return records.get(authorize(request, 'records:read'), collection, key, requestMeta(request), request.headers['x-rampart-access-reason'] ?? null);
     },
   );
 
@@ -72,13 +73,14 @@ export async function recordRoutes(fastify: FastifyInstance, deps: RecordRouteDe
         summary: "A collection's records in key order, or one data subject's (records:read)",
         params: CollectionParams,
         querystring: RecordListQuery,
+        headers: AccessReasonHeaders,
         response: { 200: RecordList, ...errorResponses(400, 401, 403, 404, 409) },
       },
     },
     async (request) => {
       const { subject_id: subjectId, limit, cursor } = request.query;
       const query = { subjectId: subjectId ?? null, limit, cursor: cursor ?? null };
-      return records.list(authorize(request, 'records:read'), request.params.collection, query, requestMeta(request));
+      return records.list(authorize(request, 'records:read'), request.params.collection, query, requestMeta(request), request.headers['x-rampart-access-reason'] ?? null);
     },
   );
 

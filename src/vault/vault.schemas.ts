@@ -48,3 +48,10 @@ export const RecordListQuery = Type.Object(
 export const RecordList = Type.Object({ data: Type.Array(RecordView), next_cursor: Type.Union([Type.String(), Type.Null()]) });
 
 export const FileView = Type.Object({ key: Name, size: Type.Integer(), content_type: Type.String(), created_at: Time, updated_at: Time });
+
+/** An owner's stated reason to read a restricted subject's data (audited); printable ASCII, as any header. */
+export const AccessReasonHeaders = Type.Object({
+  'x-rampart-access-reason': Type.Optional(
+    Type.String({ minLength: 1, maxLength: 500, pattern: '^[\\x20-\\x7e]+$', description: "Why an owner reads a restricted data subject's data (GDPR Art. 18); recorded in the audit log" }),
+  ),
+});

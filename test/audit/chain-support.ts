@@ -2,12 +2,14 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import type { Selectable, Transaction } from 'kysely';
 import pg from 'pg';
 import { createCheckpointer } from '../../src/audit/checkpoints.js';
+import { openPersonal, withAuditCipher } from '../../src/audit/personal.js';
 import { deriveKey } from '../../src/crypto/root-key.js';
 import { ensureSigningKey } from '../../src/crypto/signing-keys.js';
 import { withTenant } from '../../src/platform/db/index.js';
 import type { DB } from '../../src/platform/db/index.js';
 import type { AuditEntriesTable } from '../../src/platform/db/schema.js';
 import { TEST_ROOT_KEY } from '../helpers/app.js';
+import type { TestApp } from '../helpers/app.js';
 
 export type EntryRow = Selectable<AuditEntriesTable>;
 
@@ -16,9 +18,15 @@ export function chainEntries(db: Kysely<DB>, tenantId: string): Promise<EntryRow
   return withTenant(db, tenantId, (trx) => trx.selectFrom('audit_entries').selectAll().where('tenant_id', '=', tenantId).orderBy('seq').execute());
 }
 
-/** The personal fields of an entry (canonical JSON bytes today). */
-export function personalOf(row: EntryRow): Record<string, unknown> {
-  return row.personal ? (JSON.parse(Buffer.from(row.personal).toString('utf8')) as Record<string, unknown>) : {};
+/** Another handle on the test's database (a burst pool) carrying the app's keyring, as `t.db` does: audit writes need it. */
+export function auditDb(t: TestApp, db: Kysely<DB>): Kysely<DB> {
+  return withAuditCipher(db, t.app.vault.keyring);
+}
+
+/** The personal fields of an entry, decrypted under its subject's key ({} once erased). */
+export async function personalOf(t: TestApp, row: EntryRow): Promise<Record<string, unknown>> {
+  const [opened] = await withTenant(t.db.database.db, row.tenant_id, (trx) => openPersonal(trx, row.tenant_id, [{ entryId: row.id, personal: row.personal }]));
+  return opened!.fields;
 }
 
 /**

@@ -17,7 +17,7 @@ import { createTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
 import { RELAXED_LIMITS } from '../identity/support.js';
 import { apiKeyClient } from '../tenancy/api-key-support.js';
-import { burstDatabase, chainEntries, signCheckpoint } from './chain-support.js';
+import { auditDb, burstDatabase, chainEntries, signCheckpoint } from './chain-support.js';
 import { seedEntry } from './routes-support.js';
 
 const onPostgres = Boolean(process.env.DATABASE_URL);
@@ -37,6 +37,13 @@ describe('audit chain storage', () => {
   afterAll(async () => t.close());
 
   const db = () => t.db.database.db;
+
+  /** A tenant of its own: its entries' personal fields need the tenant's keys, and keys a tenant. */
+  async function freshTenant(): Promise<string> {
+    const tenantId = randomUUID();
+    await t.db.database.db.insertInto('tenants').values({ tenant_id: tenantId, name: 'chain test' }).execute();
+    return tenantId;
+  }
 
   async function roleOf(orgId: string, userId: string) {
     return withTenant(db(), orgId, (trx) => trx.selectFrom('memberships').select('role').where('user_id', '=', userId).executeTakeFirst());
@@ -92,7 +99,7 @@ describe('audit chain storage', () => {
     });
 
     it('leaves no entry when the work after the append throws', async () => {
-      const tenantId = randomUUID();
+      const tenantId = await freshTenant();
       await expect(
         withTenant(db(), tenantId, async (trx) => {
           await recordAuditEvent(trx, orgEvent(tenantId, 1));
@@ -105,13 +112,13 @@ describe('audit chain storage', () => {
   });
 
   it('gives 200 concurrent appends to one chain a gapless, valid sequence', { timeout: 120_000 }, async () => {
-    const tenantId = randomUUID();
-    const burst = burstDatabase(db(), t.db.url);
+    const tenantId = await freshTenant();
+    const burst = burstDatabase(t.db.database.db, t.db.url);
     try {
       await Promise.all(
         Array.from({ length: 200 }, (_, index) =>
           // Half as the org routes append (in the tenant's transaction), half through the seam's own transaction.
-          index % 2 === 0 ? withTenant(burst.db, tenantId, (trx) => recordAuditEvent(trx, orgEvent(tenantId, index))) : recordAuditEvent(burst.db, orgEvent(tenantId, index)),
+          index % 2 === 0 ? withTenant(auditDb(t, burst.db), tenantId, (trx) => recordAuditEvent(trx, orgEvent(tenantId, index))) : recordAuditEvent(auditDb(t, burst.db), orgEvent(tenantId, index)),
         ),
       );
     } finally {

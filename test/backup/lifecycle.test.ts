@@ -30,7 +30,7 @@ describe('backup lifecycle', () => {
     await writeFile(join(folders.dataDir, 'not-a-folder'), '');
     const broken = serviceFor(source.database, { ...config, backup: { ...config.backup, offsiteDirs: [join(folders.dataDir, 'not-a-folder')] } });
     await expect(broken.create()).rejects.toThrow();
-    expect(await broken.list()).toEqual([]);
+    expect(await serviceFor(source.database, config).list()).toEqual([]);
     expect((await readdir(config.backup.dir)).filter((entry) => !entry.includes('0badf00d'))).toEqual([]);
   });
 
@@ -98,6 +98,6 @@ describe('backup lifecycle', () => {
     expect(first).toEqual({ kept: [before.at(-1)], pruned: before.slice(0, -1).reverse() });
     expect(await service.prune()).toEqual({ kept: [before.at(-1)], pruned: [] });
     expect((await service.list()).map((backup) => backup.id)).toEqual([before.at(-1)]);
-    expect(await readdir(service.targets[1]!.dir)).toEqual([before.at(-1)]);
+    expect(await readdir(folders.offsiteDir)).toEqual([before.at(-1)]);
   });
 });

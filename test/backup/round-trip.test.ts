@@ -2,6 +2,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PLATFORM_CHAIN } from '../../src/audit/index.js';
 import { deriveKey } from '../../src/crypto/root-key.js';
 import { ensureSigningKey } from '../../src/crypto/signing-keys.js';
 import { openPglite, openPostgres } from '../../src/platform/db/index.js';
@@ -61,11 +62,26 @@ describe('backup round trip', () => {
     expect(restored.erasuresReplayed).toMatchObject({ entries: 1, keysDestroyed: 1 });
     const target = await open();
     try {
-      const { data_keys: keys, erasure_ledger: ledger, ...rest } = await dumpAll(target);
-      const { data_keys: expectedKeys, erasure_ledger: expectedLedger, ...expectedRest } = expected;
+      // What the restore adds itself: the replayed erasure, and its own audit entry.
+      const { data_keys: keys, erasure_ledger: ledger, security_events: events, audit_entries: entries, audit_heads: heads, ...rest } = await dumpAll(target);
+      const { data_keys: expectedKeys, erasure_ledger: expectedLedger, security_events: expectedEvents, audit_entries: expectedEntries, audit_heads: expectedHeads, ...expectedRest } = expected;
       expect(rest).toEqual(expectedRest);
       expect([keys?.length, ledger?.length]).toEqual([expectedKeys?.length, (expectedLedger?.length ?? 0) + 1]);
       expect(await subjectKeysDestroyed(target, subject)).toEqual([true]);
+      expect([events?.length, entries?.length]).toEqual([(expectedEvents?.length ?? 0) + 1, (expectedEntries?.length ?? 0) + 1]);
+      expect(entries).toEqual(expect.arrayContaining(expectedEntries ?? []));
+      // Every chain but the platform's, which the restore's entry extended, is as it was.
+      const otherChains = (rows: string[] | undefined) => (rows ?? []).filter((row) => !row.startsWith(`["${PLATFORM_CHAIN}"`));
+      expect(otherChains(heads)).toEqual(otherChains(expectedHeads));
+      const restoredEntry = await target.db
+        .selectFrom('audit_entries')
+        .select(['action', 'actor_type', 'target_id', 'metadata'])
+        .where('tenant_id', '=', PLATFORM_CHAIN)
+        .where('action', '=', 'backup.restored')
+        .execute();
+      expect(restoredEntry).toEqual([
+        { action: 'backup.restored', actor_type: 'system', target_id: backupId, metadata: expect.objectContaining({ backup_id: backupId, override_reason: null, erasures_replayed: 1, keys_destroyed: 1 }) },
+      ]);
     } finally {
       await target.close();
     }

@@ -31,7 +31,7 @@ describe('tampered backups', () => {
     for (let i = 0; i < 100; i++) await sql`insert into zz_blobs values (${i}, ${randomBytes(2048)})`.execute(source.database.db);
     const service = serviceFor(source.database, backupConfig(folders, source.url));
     id = (await service.create()).id;
-    original = join(service.targets[0]!.dir, id);
+    original = join(service.localDir, id);
     blobPart = (await readdir(original)).find((file) => file.endsWith('-zz_blobs.ndjson.gz.enc'))!;
   });
   afterAll(async () => {

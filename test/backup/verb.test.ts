@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +7,7 @@ import { runDatabaseVerb } from '../../src/cli/execute.js';
 import { backupVerb } from '../../src/cli/verbs/backup.verb.js';
 import { VERBS } from '../../src/cli/verbs/index.js';
 import { VerbError } from '../../src/cli/verb.js';
+import { createPlatformStaff } from '../../src/identity/index.js';
 import type { Json } from '../../src/cli/verb.js';
 import { createTestDatabase } from '../helpers/database.js';
 import type { TestDatabase } from '../helpers/database.js';
@@ -60,6 +62,21 @@ describe('rampart backup', () => {
     await handle.close();
     await expect(run(['verify', backup!.id])).rejects.toThrow(VerbError);
     await expect(run(['verify', backup!.id])).rejects.toThrow(new RegExp(`${part}, chunk 0: authentication failed`));
+  });
+
+  it('drill fails (exit 1) when there is nothing to restore, and queues a mail to each active staff member', async () => {
+    const empty = await makeFolders();
+    const staff = await createPlatformStaff(source.database.db, backupConfig(empty, source.url).identity.argon2, { email: `ops-${randomUUID()}@example.com`, name: null });
+    try {
+      const runtime = { config: backupConfig(empty, source.url), database: source.database, rootKey: ROOT_KEY, close: async () => undefined };
+      const drilling = runDatabaseVerb(backupVerb, runtime, { input: { options: {}, positionals: ['drill'] }, sink: () => undefined, verbs: VERBS, host: { kind: 'direct' }, signal: new AbortController().signal });
+      await expect(drilling).rejects.toThrow(VerbError);
+      await expect(drilling).rejects.toThrow(/Drill FAILED \(recorded as [0-9a-f-]{36}\): there is no backup to restore/);
+      const queued = await source.database.db.selectFrom('jobs').select(['name', 'idempotency_key']).where('idempotency_key', 'like', `mail:backup-drill-failed:%:${staff.email}`).execute();
+      expect(queued).toEqual([{ name: 'mail.send', idempotency_key: expect.stringMatching(/^mail:backup-drill-failed:/) }]);
+    } finally {
+      await empty.remove();
+    }
   });
 
   it('answers a missing id or target as usage errors', async () => {

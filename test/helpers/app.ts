@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { buildApp } from '../../src/app.js';
 import type { App } from '../../src/app.js';
+import { withAuditCipher } from '../../src/audit/index.js';
 import { loadConfig } from '../../src/config.js';
 import type { Config } from '../../src/config.js';
 import type { Clock } from '../../src/platform/clock.js';
@@ -56,7 +57,8 @@ export async function createTestApp(env: Record<string, string> = {}, options: {
   return {
     app,
     config,
-    db,
+    // Tests call modules directly with this handle; it carries the app's keyring as the app's own does (decision 0022).
+    db: { ...db, database: { ...db.database, db: withAuditCipher(db.database.db, app.vault.keyring) } },
     get logs() {
       return chunks.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
     },

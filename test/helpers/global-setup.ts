@@ -6,6 +6,7 @@ import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { fromPglite, migrate, openPostgres, PGLITE_PARSERS } from '../../src/platform/db/index.js';
+import { ensureWebBuild } from '../browser/web-build.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -18,6 +19,8 @@ declare module 'vitest' {
 
 /** Migrates once per run; every test file then starts from a copy (see helpers/database.ts). */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // The browser tests (test/browser) load the built dashboard from dist/web.
+  await ensureWebBuild();
   const url = process.env.DATABASE_URL;
   if (url) {
     const name = `rampart_tpl_${randomBytes(6).toString('hex')}`;

@@ -468,6 +468,37 @@ describe('OpenID Connect sign-in against a real provider', () => {
     expect((await as(ownKey, 'GET', `/v1/orgs/${first!.org}/members`)).statusCode).toBe(200);
   });
 
+  it('ends a sign-in started from the dashboard in the session cookie and a redirect to a page', async () => {
+    oidc.accounts.set('sub-dana', { email: 'dana@example.org', email_verified: true, name: 'Dana' });
+    oidc.signInAs = 'sub-dana';
+    const start = await t.app.inject({ method: 'GET', url: '/v1/auth/oidc/test/start?client=dashboard' });
+    expect(start.statusCode, start.body).toBe(302);
+    const cookies = ([] as string[]).concat(start.headers['set-cookie'] ?? []).map((line) => line.split(';')[0]!);
+    expect(cookies).toEqual([expect.stringMatching(/^rampart_oidc_state=/), 'rampart_oidc_client=dashboard']);
+    const back = await t.app.inject({ method: 'GET', url: await visitProvider(String(start.headers.location)), headers: { cookie: cookies.join('; ') } });
+    expect(back.statusCode, back.body).toBe(302);
+    expect(back.headers.location).toBe('/');
+    expect(back.body).toBe('');
+    const set = ([] as string[]).concat(back.headers['set-cookie'] ?? []);
+    const session = set.find((line) => line.startsWith('rampart_user_refresh='));
+    expect(session).toMatch(/; HttpOnly; SameSite=Strict$/);
+    expect(set).toEqual(expect.arrayContaining([expect.stringMatching(/^rampart_oidc_state=; .*Max-Age=0/), expect.stringMatching(/^rampart_oidc_client=; .*Max-Age=0/)]));
+    const refreshed = await t.app.inject({
+      method: 'POST',
+      url: '/v1/auth/token/refresh',
+      headers: { cookie: session!.split(';')[0]!, 'x-rampart-session': 'cookie', origin: PUBLIC_URL },
+      payload: {},
+    });
+    expect(refreshed.statusCode, refreshed.body).toBe(200);
+    expect((await me(t, refreshed.json().access_token)).json()).toMatchObject({ email: 'dana@example.org' });
+
+    // A failed dashboard sign-in goes back to the sign-in page with the reason, not to JSON.
+    const replay = await t.app.inject({ method: 'GET', url: await visitProvider(String((await t.app.inject({ method: 'GET', url: '/v1/auth/oidc/test/start?client=dashboard' })).headers.location)), headers: { cookie: 'rampart_oidc_client=dashboard' } });
+    expect(replay.statusCode).toBe(302);
+    expect(String(replay.headers.location)).toMatch(/^\/sign-in\?oidc_error=/);
+    expect(([] as string[]).concat(replay.headers['set-cookie'] ?? []).some((line) => line.startsWith('rampart_user_refresh='))).toBe(false);
+  });
+
   it('refuses a replayed state, and a callback from a browser that did not start the sign-in', async () => {
     oidc.accounts.set('sub-gina', { email: 'gina@example.org', email_verified: true, name: 'Gina' });
     const trip = await goThroughProvider(t, oidc, 'sub-gina');

@@ -113,7 +113,9 @@ describe('platform realm', () => {
       '/v1/platform/auth/mfa/confirm',
       '/v1/platform/auth/mfa/enrol',
       '/v1/platform/auth/token/refresh',
+      '/v1/platform/backups/drills',
       '/v1/platform/me',
+      '/v1/platform/tenants',
     ]);
   });
 });

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
+import { PLATFORM_CHAIN } from '../../src/audit/index.js';
 import { keysVerb } from '../../src/cli/verbs/keys.verb.js';
 import { withTenant } from '../../src/platform/db/index.js';
 import { parseHeader } from '../../src/vault/envelope.js';
@@ -7,6 +8,7 @@ import { readErasureLedger, replayErasureLedger, REWRAP_JOB } from '../../src/va
 import { systemClock } from '../../src/platform/clock.js';
 import { TEST_ROOT_KEY } from '../helpers/app.js';
 import { drainJobs } from '../identity/support.js';
+import { chainEntries } from '../audit/chain-support.js';
 import { useVaultApp, vaultClient } from './support.js';
 
 describe('vault keys: rotation, rewrap and crypto-shredding', () => {
@@ -28,11 +30,17 @@ describe('vault keys: rotation, rewrap and crypto-shredding', () => {
     expect((await api.get(token, org.id, 'people', 'after')).json()).toMatchObject({ data: { v: 'new' } });
     const after = await state.t.db.database.db.selectFrom('vault_records').select('data_sealed').where('tenant_id', '=', org.id).where('record_key', '=', 'after').executeTakeFirstOrThrow();
     expect(parseHeader(after.data_sealed).kekVersion).toBe(2);
-    expect((await dataKeys(org.id)).map((key) => key.kek_version).sort()).toEqual([1, 1, 2]);
+    // The records' keys (the org's audit entries have keys of their own, rotated alike).
+    const recordKeys = async () => {
+      const indexes = ['s1', 's2'].map((subject) => state.t.app.vault.subjectIndex(org.id, subject));
+      return (await dataKeys(org.id)).filter((key) => key.subject_index === null || indexes.some((index) => index.equals(Buffer.from(key.subject_index!))));
+    };
+    expect((await recordKeys()).map((key) => key.kek_version).sort()).toEqual([1, 1, 2]);
 
     await state.t.app.jobs.enqueue(state.t.db.database.db, REWRAP_JOB, { tenant_id: org.id });
     await drainJobs(state.t);
-    expect((await dataKeys(org.id)).map((key) => key.kek_version)).toEqual([2, 2, 2]);
+    expect((await recordKeys()).map((key) => key.kek_version)).toEqual([2, 2, 2]);
+    expect((await dataKeys(org.id)).every((key) => key.kek_version === 2)).toBe(true);
     const sealedAfter = await state.t.db.database.db.selectFrom('vault_records').select(['record_key', 'data_sealed']).where('tenant_id', '=', org.id).where('record_key', '!=', 'after').orderBy('record_key').execute();
     expect(sealedAfter).toEqual(sealedBefore);
     expect((await api.get(token, org.id, 'people', 'before')).json()).toMatchObject({ data: { v: 'old' } });
@@ -58,7 +66,8 @@ describe('vault keys: rotation, rewrap and crypto-shredding', () => {
     const all = await keysVerb.run(context(['rotate'], { all: true }));
     expect(all.purpose === 'tenant-kek' && all.rotated.find((entry) => entry.tenant === org.id)).toEqual({ tenant: org.id, version: 3 });
     const status = await keysVerb.run(context(['rewrap'], { tenant: org.id, status: true }));
-    expect(status).toEqual({ purpose: 'rewrap', job: null, stale: [{ tenant: org.id, stale: 1 }] });
+    const underOldKek = (await dataKeys(org.id)).filter((key) => key.kek_version === 1 && key.destroyed_at === null).length;
+    expect(status).toEqual({ purpose: 'rewrap', job: null, stale: [{ tenant: org.id, stale: underOldKek }] });
     const enqueued = await keysVerb.run(context(['rewrap'], { tenant: org.id }));
     expect(enqueued.purpose === 'rewrap' && enqueued.job).toBeTypeOf('number');
     await drainJobs(state.t);
@@ -66,6 +75,12 @@ describe('vault keys: rotation, rewrap and crypto-shredding', () => {
     expect((await api.get(org.admin.token, org.id, 'people', 'p')).json()).toMatchObject({ data: { v: 1 } });
     const signing = await keysVerb.run(context(['rotate'], {}));
     expect(signing.purpose).toBe('access-token');
+
+    // Each rotation is in the audit log: the org's key in its chain, the signing key in the platform chain.
+    const orgChain = await chainEntries(state.t.db.database.db, org.id);
+    expect(orgChain.filter((entry) => entry.action === 'keys.tenant_key_rotated').map((entry) => entry.metadata)).toEqual([{ version: 2 }, { version: 3 }]);
+    const platformChain = await chainEntries(state.t.db.database.db, PLATFORM_CHAIN);
+    expect(platformChain.at(-1)).toMatchObject({ action: 'keys.signing_key_rotated', actor_type: 'system', metadata: { kid: signing.purpose === 'access-token' ? signing.kid : null } });
     await expect(keysVerb.run(context(['rotate'], { tenant: 'not-a-uuid' }))).rejects.toThrow(/UUID/);
   });
 
@@ -83,7 +98,7 @@ describe('vault keys: rotation, rewrap and crypto-shredding', () => {
 
     const before = await dataKeys(org.id);
     const result = await withTenant(state.t.db.database.db, org.id, (trx) => state.t.app.vault.shredSubject(trx, org.id, erased, 'req-1'));
-    expect(result).toEqual({ destroyedKeys: 1 });
+    expect(result).toMatchObject({ destroyedKeys: 1 });
 
     for (const [collection, key] of [['people', 'gone'], ['notes', 'gone-too']] as const) {
       const response = await api.get(token, org.id, collection, key);
@@ -124,5 +139,16 @@ describe('vault keys: rotation, rewrap and crypto-shredding', () => {
     expect(await replayErasureLedger(db, entries, systemClock)).toBe(0);
     expect((await api.get(token, org.id, 'people', 'back')).json()).toMatchObject({ data: { again: true } });
     expect((await api.get(token, org.id, 'people', 'gone')).statusCode).toBe(404);
+  });
+
+  it("destroys a subject's key made by a node whose clock runs ahead", async () => {
+    const api = vaultClient(state.t);
+    const org = await api.org();
+    await api.put(org.admin.token, org.id, 'people', 'ahead', { data: { n: 1 }, subject_id: 'subject-ahead' });
+    const db = state.t.db.database.db;
+    await sql`update data_keys set created_at = now() + interval '1 hour' where tenant_id = ${org.id} and subject_index = ${state.t.app.vault.subjectIndex(org.id, 'subject-ahead')}`.execute(db);
+    const result = await withTenant(db, org.id, (trx) => state.t.app.vault.shredSubject(trx, org.id, 'subject-ahead', null));
+    expect(result).toMatchObject({ destroyedKeys: 1 });
+    expect((await api.get(org.admin.token, org.id, 'people', 'ahead')).json()).toMatchObject({ error: { code: 'erased' } });
   });
 });

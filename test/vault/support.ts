@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InjectOptions } from 'fastify';
+import type { Clock } from '../../src/platform/clock.js';
 import { afterAll, beforeAll } from 'vitest';
 import { createTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
@@ -9,11 +10,11 @@ import { apiKeyClient } from '../tenancy/api-key-support.js';
 import { bearer, freshIp, RELAXED_LIMITS } from '../identity/support.js';
 
 /** A vault test app with a file store of its own, and small limits so the 413s are cheap to reach. */
-export function useVaultApp(env: Record<string, string> = {}) {
+export function useVaultApp(env: Record<string, string> = {}, options: { clock?: Clock } = {}) {
   const state = {} as { t: TestApp; fileDir: string };
   beforeAll(async () => {
     state.fileDir = await mkdtemp(join(tmpdir(), 'rampart-vault-'));
-    state.t = await createTestApp({ ...RELAXED_LIMITS, RAMPART_VAULT_FILE_DIR: state.fileDir, RAMPART_VAULT_MAX_RECORD_BYTES: '65536', RAMPART_VAULT_MAX_FILE_BYTES: '1048576', ...env });
+    state.t = await createTestApp({ ...RELAXED_LIMITS, RAMPART_VAULT_FILE_DIR: state.fileDir, RAMPART_VAULT_MAX_RECORD_BYTES: '65536', RAMPART_VAULT_MAX_FILE_BYTES: '1048576', ...env }, options);
   });
   afterAll(async () => {
     await state.t?.close();

@@ -1,5 +1,9 @@
-import { BackupIntegrityError, BackupNotFoundError, createBackupService, describeProblem, parseRestoreTarget, RestoreRefusedError } from '../../backup/index.js';
+import { alertStaffOnFailedDrill, BackupIntegrityError, BackupNotFoundError, createBackupService, describeProblem, parseRestoreTarget, ResidencyError, RestoreRefusedError } from '../../backup/index.js';
+import { deriveKey } from '../../crypto/root-key.js';
 import { systemClock } from '../../platform/clock.js';
+import { JobQueue } from '../../platform/jobs/index.js';
+import { createLogger } from '../../platform/log/logger.js';
+import { createMailer } from '../../platform/mail/index.js';
 import { plural } from '../format.js';
 import { UsageError, VerbError } from '../verb.js';
 import type { DatabaseContext, DatabaseVerb, Json, ProgressBar } from '../verb.js';
@@ -13,13 +17,14 @@ type BackupResult = { action: Action } & { [key: string]: Json };
 export const backupVerb: DatabaseVerb<BackupResult> = {
   name: 'backup',
   summary: 'Encrypted backups: create, list, verify, restore, drill, prune',
-  usage: 'rampart backup create | list | verify <id> | restore <id> --into <DATABASE_URL | empty folder> [--override-env <reason>] | drill | prune',
+  usage: 'rampart backup create | list | verify <id> | restore <id> --into <DATABASE_URL | empty folder> [--files-into <empty folder>] [--override-env <reason>] | drill | prune',
   access: 'shared',
   needsCurrentSchema: true,
   maxPositionals: 2,
   options: {
     into: { type: 'string', description: '--into <target>  restore into this empty PostgreSQL database (postgres://...) or new data folder' },
-    'override-env': { type: 'string', description: '--override-env <reason>  restore a production backup into a non-production instance; the reason is printed with the result' },
+    'files-into': { type: 'string', description: '--files-into <folder>  with a PostgreSQL --into: the new or empty folder for the vault files (the restored instance\'s RAMPART_VAULT_FILE_DIR)' },
+    'override-env': { type: 'string', description: '--override-env <reason>  restore a production backup into a non-production instance; the reason is recorded in the restored audit log' },
   },
   async run(context) {
     const [action, id] = context.input.positionals;
@@ -28,7 +33,7 @@ export const backupVerb: DatabaseVerb<BackupResult> = {
       return await runAction(action as Action, id, context);
     } catch (error) {
       // Operator-facing refusals and integrity failures are one line they can act on.
-      if (error instanceof BackupIntegrityError || error instanceof RestoreRefusedError || error instanceof BackupNotFoundError) throw new VerbError(error.message);
+      if (error instanceof BackupIntegrityError || error instanceof RestoreRefusedError || error instanceof BackupNotFoundError || error instanceof ResidencyError) throw new VerbError(error.message);
       throw error;
     }
   },
@@ -46,16 +51,15 @@ export const backupVerb: DatabaseVerb<BackupResult> = {
       case 'restore':
         return [
           `Restored backup ${String(result.id)}: ${plural(Number(result.rows), 'row')} in ${plural(Number(result.tables), 'table')}, schema version ${String(result.schema_version)}; row counts match the manifest.`,
-          result.audit_heads_match === null ? 'The backup has no audit log.' : result.audit_heads_match ? 'Audit chain heads match the manifest.' : 'WARNING: audit chain heads differ from the manifest.',
+          result.audit_heads_match === null ? 'The backup has no audit log.' : 'Audit chain heads match the manifest.',
+          result.vault_files === null ? 'No vault files in the backup.' : `Vault files restored: ${plural(Number((result.vault_files as Record<string, Json>).blobs), 'file')}.`,
           result.erasures === null
             ? 'No erasure ledger to replay.'
             : `Erasure ledger replayed: ${plural(Number((result.erasures as Record<string, Json>).entries), 'erasure')}, ${plural(Number((result.erasures as Record<string, Json>).keys_destroyed), 'data key')} destroyed again.`,
           'Start Rampart on it with the same root key (RAMPART_ROOT_KEY or RAMPART_ROOT_KEY_FILE); it applies any newer migrations.',
         ].join('\n');
       case 'drill':
-        return result.outcome === 'passed'
-          ? `Drill passed: backup ${String(result.backup_id)} restored and verified in ${(Number(result.duration_ms) / 1000).toFixed(1)} s (backup age ${String(result.backup_age_seconds)} s).`
-          : `Drill FAILED: ${String((result.details as Record<string, Json>).error)}`;
+        return `Drill passed: backup ${String(result.backup_id)} restored and verified in ${(Number(result.duration_ms) / 1000).toFixed(1)} s (backup age ${String(result.backup_age_seconds)} s); result signed and recorded as ${String(result.id)}.`;
       case 'prune':
         return `Kept ${plural((result.kept as string[]).length, 'backup')}; pruned ${plural((result.pruned as string[]).length, 'backup')}.`;
     }
@@ -63,7 +67,12 @@ export const backupVerb: DatabaseVerb<BackupResult> = {
 };
 
 async function runAction(action: Action, id: string | undefined, context: DatabaseContext): Promise<BackupResult> {
-  const service = createBackupService({ config: context.config, database: context.database, rootKey: context.rootKey, clock: systemClock });
+  const { config, database, rootKey } = context;
+  // A failed drill mails staff as the scheduled one does: the mail goes on the durable queue, and
+  // the server's worker delivers it.
+  const queue = new JobQueue({ db: database.db, clock: systemClock, logger: createLogger('silent'), config: config.jobs });
+  const mailer = createMailer({ queue, db: database.db, clock: systemClock, smtpUrl: config.smtpUrl, mailFrom: config.mailFrom, sealingKey: deriveKey(rootKey, 'mail') });
+  const service = createBackupService({ config, database, rootKey, clock: systemClock, onDrillFailed: alertStaffOnFailedDrill(mailer, config.publicUrl) });
   const needId = (): string => {
     if (!id) throw new UsageError(`backup ${action}: name the backup, e.g. rampart backup ${action} <id> (see rampart backup list)`);
     return id;
@@ -104,7 +113,8 @@ async function runAction(action: Action, id: string | undefined, context: Databa
         if (typeof into !== 'string' || into === '') throw new UsageError('backup restore: say where, with --into <DATABASE_URL | empty folder>');
         const reason = context.input.options['override-env'];
         if (typeof reason === 'string') context.report.note(`Environment guard overridden: ${reason}`);
-        const restored = await service.restore(needId(), parseRestoreTarget(into), {
+        const filesInto = context.input.options['files-into'];
+        const restored = await service.restore(needId(), parseRestoreTarget(into, typeof filesInto === 'string' && filesInto !== '' ? filesInto : undefined), {
           ...(typeof reason === 'string' ? { overrideReason: reason } : {}),
           onProgress: progress('Restoring tables'),
         });
@@ -115,11 +125,14 @@ async function runAction(action: Action, id: string | undefined, context: Databa
           rows: restored.rows,
           schema_version: restored.schemaVersion,
           audit_heads_match: restored.auditHeadsMatch,
+          vault_files: restored.vaultBlobs && { blobs: restored.vaultBlobs.blobs, bytes: restored.vaultBlobs.blob_bytes },
           erasures: restored.erasuresReplayed && { entries: restored.erasuresReplayed.entries, keys_destroyed: restored.erasuresReplayed.keysDestroyed },
         };
       }
       case 'drill': {
         const drill = await service.drill(progress('Restoring into scratch'));
+        // Recorded and signed either way; a failure exits 1 so whatever ran the command can alert.
+        if (drill.outcome === 'failed') throw new VerbError(`Drill FAILED (recorded as ${drill.id}): ${String((drill.details as { error?: unknown }).error)}`);
         return { action, ...drill, started_at: drill.started_at.toISOString(), details: drill.details as Json };
       }
       case 'prune':

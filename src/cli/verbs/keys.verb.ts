@@ -1,11 +1,12 @@
-import { createRootKeyProvider } from '../../crypto/kms.js';
+import { recordAuditEvent } from '../../audit/index.js';
 import { deriveKey } from '../../crypto/root-key.js';
 import { rotateSigningKey } from '../../crypto/signing-keys.js';
 import { SIGNING_KEY_REFRESH_MS } from '../../identity/index.js';
 import { systemClock } from '../../platform/clock.js';
+import type { TenantTransaction } from '../../platform/db/index.js';
 import { JobQueue } from '../../platform/jobs/index.js';
 import { createLogger } from '../../platform/log/logger.js';
-import { createKeyring, listTenantsWithKeys, REWRAP_JOB, staleDataKeys } from '../../vault/index.js';
+import { keyringFor, listTenantsWithKeys, REWRAP_JOB, staleDataKeys } from '../../vault/index.js';
 import { UsageError, VerbError } from '../verb.js';
 import type { DatabaseContext, DatabaseVerb } from '../verb.js';
 
@@ -13,6 +14,9 @@ type KeysResult =
   | { purpose: 'access-token'; kid: string; retired: string[]; dropped: boolean }
   | { purpose: 'tenant-kek'; rotated: Array<{ tenant: string; version: number }> }
   | { purpose: 'rewrap'; job: number | null; stale: Array<{ tenant: string; stale: number }> };
+
+/** Who rotates keys: the operator at the command line, recorded as the system (the platform chain without an org). */
+const BY_OPERATOR = { realm: 'platform', principalId: null, actor: { type: 'system', id: null }, ip: null, userAgent: null } as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -25,12 +29,13 @@ function tenantOption(input: DatabaseContext['input']): string | null {
 
 async function rotateTenantKeys({ database, config, rootKey, input }: DatabaseContext): Promise<KeysResult> {
   const tenant = tenantOption(input);
-  const keyring = createKeyring({ provider: createRootKeyProvider(config.vault.kms, rootKey), rootKey, clock: systemClock });
+  const keyring = keyringFor(config.vault, rootKey, systemClock);
   const tenants = tenant ? [tenant] : await listTenantsWithKeys(database.db);
   const rotated = [];
   for (const id of tenants) {
     try {
-      rotated.push({ tenant: id, version: await keyring.rotateTenantKey(database.db, id) });
+      const record = (trx: TenantTransaction, version: number) => recordAuditEvent(trx, { ...BY_OPERATOR, tenantId: id, action: 'keys.tenant_key_rotated', metadata: { version }, at: new Date() });
+      rotated.push({ tenant: id, version: await keyring.rotateTenantKey(database.db, id, record) });
     } catch (error) {
       // An unknown org fails the foreign key; say so instead of printing the database's words.
       if ((error as { code?: string }).code === '23503') throw new VerbError(`keys: no organization ${id}`);
@@ -79,7 +84,11 @@ export const keysVerb: DatabaseVerb<KeysResult> = {
     if (input.options.tenant !== undefined && input.options.all === true) throw new UsageError('keys: give --tenant <id> or --all, not both');
     if (vaultScope) return rotateTenantKeys(context);
     const dropPrevious = input.options['drop-previous'] === true;
-    const result = await rotateSigningKey(database.db, deriveKey(rootKey, 'signing-keys'), 'access-token', new Date(), { dropPrevious });
+    const result = await database.db.transaction().execute(async (trx) => {
+      const rotated = await rotateSigningKey(trx, deriveKey(rootKey, 'signing-keys'), 'access-token', new Date(), { dropPrevious });
+      await recordAuditEvent(trx, { ...BY_OPERATOR, action: 'keys.signing_key_rotated', metadata: { kid: rotated.kid, retired: rotated.retired, dropped_previous: dropPrevious }, at: new Date() });
+      return rotated;
+    });
     return { purpose: 'access-token', dropped: dropPrevious, ...result };
   },
   render(result) {

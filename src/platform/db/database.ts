@@ -32,7 +32,8 @@ export function openPostgres(url: string, poolSize: number): Database {
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
-    connectionTimeoutMillis: 5000,
+    // Well under the 5 s a caller may wait: an unreachable server answers 503 rather than hangs.
+    connectionTimeoutMillis: 2000,
     // A query waiting on a dead server must fail fast enough for the caller to answer 503.
     query_timeout: 30_000,
     types: {
@@ -40,8 +41,11 @@ export function openPostgres(url: string, poolSize: number): Database {
         oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client losing its server must not crash the process; the next checkout reconnects.
+  // A client losing its server must not crash the process: the pool reports idle clients, and
+  // a checked-out one (mid-transaction when PostgreSQL stops) emits on itself. Its query fails
+  // (503) and the pool discards it on release; the next checkout reconnects.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   return { kind: 'postgres', db, ping: (timeoutMs) => pingWithin(db, timeoutMs), close: () => db.destroy() };
 }

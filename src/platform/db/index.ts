@@ -5,4 +5,4 @@ export type { Migration, MigrationProgress, MigrationStatus } from './migrate.js
 export { withTenant, withUser } from './tenant.js';
 export type { TenantTransaction, UserTransaction } from './tenant.js';
 export { GLOBAL_TABLES } from './schema.js';
-export type { DB, Realm, OneTimeTokenPurpose } from './schema.js';
+export type { DB, Realm, OneTimeTokenPurpose, DsrType, DsrStatus } from './schema.js';

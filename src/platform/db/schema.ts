@@ -35,6 +35,20 @@ export interface DB {
   audit_heads: AuditHeadsTable;
   audit_entries: AuditEntriesTable;
   audit_checkpoints: AuditCheckpointsTable;
+  subject_flags: SubjectFlagsTable;
+  dsr_requests: DsrRequestsTable;
+  dsr_history: DsrHistoryTable;
+  suppressions: SuppressionsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_events: WebhookEventsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  privacy_settings: PrivacySettingsTable;
+  consent_records: ConsentRecordsTable;
+  legal_holds: LegalHoldsTable;
+  retention_runs: RetentionRunsTable;
+  org_exports: OrgExportsTable;
+  vault_collection_settings: VaultCollectionSettingsTable;
+  vault_read_counts: VaultReadCountsTable;
 }
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
@@ -56,6 +70,8 @@ export interface TenantsTable {
   erasure_grace_days: Generated<number>;
   created_at: CreatedAt;
   updated_at: Generated<Date>;
+  /** Non-secret: what the org's website embeds in the consent banner (migrations/0008). */
+  public_id: Generated<string>;
 }
 
 export interface MembershipsTable {
@@ -231,6 +247,10 @@ export interface BackupDrillsTable {
   backup_age_seconds: number | null;
   outcome: 'passed' | 'failed';
   details: ColumnType<unknown, string | undefined, string>;
+  /** The exact signed JSON text, its Ed25519 signature (base64) and key id; null on drills from before signing (0009). */
+  statement: string | null;
+  signature: string | null;
+  signing_kid: string | null;
 }
 
 export interface SecurityEventsTable {
@@ -331,6 +351,23 @@ export interface VaultRecordsTable {
   updated_at: Date;
 }
 
+export interface VaultCollectionSettingsTable {
+  tenant_id: string;
+  collection: string;
+  read_audit: 'every' | 'sampled' | 'aggregated';
+  sample_percent: number | null;
+  updated_at: Date;
+}
+
+export interface VaultReadCountsTable {
+  tenant_id: string;
+  collection: string;
+  actor_type: string;
+  actor_id: string;
+  hour: Date;
+  reads: number;
+}
+
 export interface VaultFilesTable {
   tenant_id: string;
   file_key: string;
@@ -341,6 +378,150 @@ export interface VaultFilesTable {
   subject_index: Buffer | null;
   created_at: Date;
   updated_at: Date;
+}
+
+// Data-subject requests, subject flags, suppressions, webhooks (migrations/0007_dsr.sql).
+export interface SubjectFlagsTable {
+  tenant_id: string;
+  subject_index: Buffer;
+  erased_at: Date | null;
+  restricted_at: Date | null;
+  objected_at: Date | null;
+  updated_at: Date;
+}
+
+export type DsrType = 'access' | 'portability' | 'rectification' | 'erasure' | 'restriction' | 'objection';
+export type DsrStatus = 'received' | 'in_progress' | 'completed' | 'rejected';
+
+export interface DsrRequestsTable {
+  tenant_id: string;
+  request_id: string;
+  type: DsrType;
+  subject_index: Buffer;
+  subject_sealed: Buffer;
+  status: DsrStatus;
+  details_sealed: Buffer | null;
+  email_hash: Buffer | null;
+  rejection_reason: string | null;
+  received_at: Date;
+  due_at: Date;
+  extension_reason: string | null;
+  closed_at: Date | null;
+  erase_after: Date | null;
+  receipt: ColumnType<unknown, string | null, string | null>;
+  created_by_type: string;
+  created_by_id: string;
+}
+
+export interface DsrHistoryTable {
+  tenant_id: string;
+  request_id: string;
+  seq: number;
+  at: Date;
+  event: string;
+  actor_type: string;
+  actor_id: string | null;
+  detail: ColumnType<unknown, string, string>;
+  previous_sealed: Buffer | null;
+}
+
+export interface SuppressionsTable {
+  tenant_id: string;
+  email_hash: Buffer;
+  source: 'api' | 'objection';
+  request_id: string | null;
+  created_at: Date;
+}
+
+export interface WebhookEndpointsTable {
+  tenant_id: string;
+  endpoint_id: string;
+  url: string;
+  events: string[];
+  secret_sealed: Buffer;
+  created_by: string;
+  created_at: Date;
+  deleted_at: Date | null;
+}
+
+export interface WebhookEventsTable {
+  tenant_id: string;
+  event_id: string;
+  type: string;
+  body_sealed: Buffer | null;
+  pending_deliveries: number;
+  request_id: string | null;
+  created_at: Date;
+}
+
+export interface WebhookDeliveriesTable {
+  tenant_id: string;
+  endpoint_id: string;
+  event_id: string;
+  attempt: number;
+  at: Date;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+  delivered: boolean;
+}
+
+// Consent, retention, records of processing, whole-org exports (migrations/0008, src/privacy).
+export interface PrivacySettingsTable {
+  tenant_id: string;
+  consent_purposes: Generated<string[]>;
+  allowed_origins: Generated<string[]>;
+  retention_overrides: ColumnType<unknown, string | undefined, string>;
+  processing: ColumnType<unknown, string | undefined, string>;
+  recipients: ColumnType<unknown, string | undefined, string>;
+  transfers: ColumnType<unknown, string | undefined, string>;
+  controller: ColumnType<unknown, string | undefined, string>;
+  updated_at: Generated<Date>;
+}
+
+export interface ConsentRecordsTable {
+  tenant_id: string;
+  consent_id: string;
+  subject_index: Buffer;
+  proof_sealed: Buffer;
+  purposes: ColumnType<Record<string, boolean>, string, never>;
+  source: string;
+  policy_version: string;
+  signal: 'gpc' | 'dnt' | null;
+  recorded_at: Date;
+}
+
+export interface LegalHoldsTable {
+  tenant_id: string;
+  collection: string;
+  record_key: string;
+  reason: string;
+  held_by: string;
+  held_at: Date;
+}
+
+export interface RetentionRunsTable {
+  tenant_id: string;
+  run_on: string;
+  started_at: Date;
+  records_deleted: ColumnType<string | number, number | undefined, number>;
+  files_deleted: ColumnType<string | number, number | undefined, number>;
+  finished_at: Date | null;
+}
+
+export interface OrgExportsTable {
+  tenant_id: string;
+  export_id: string;
+  requested_by: string;
+  status: 'pending' | 'running' | 'ready' | 'failed' | 'expired';
+  blob_id: string | null;
+  size_bytes: ColumnType<string | number | null, number | null | undefined, number | null>;
+  items_done: ColumnType<string | number, number | undefined, number>;
+  items_total: ColumnType<string | number | null, number | null | undefined, number | null>;
+  failure: string | null;
+  created_at: Date;
+  completed_at: Date | null;
+  expires_at: Date | null;
 }
 
 /** Tables that belong to the instance, not to a tenant. Every other table must be tenant-owned. */

@@ -67,6 +67,7 @@ export const httpErrors = defineErrors({
   unauthenticated: { status: 401, message: 'Authentication is required' },
   forbidden: { status: 403, message: 'You are not allowed to do this' },
   not_found: { status: 404, message: 'Not found' },
+  uri_too_long: { status: 414, message: 'A part of the URL is too long' },
   method_not_allowed: { status: 405, message: 'This method is not allowed here' },
   conflict: { status: 409, message: 'The request conflicts with the current state' },
   payload_too_large: { status: 413, message: 'The request body is too large' },
@@ -112,6 +113,10 @@ export function toAppError(error: unknown): AppError {
       return httpErrors.invalid_request('The body is empty; send a JSON object');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return httpErrors.invalid_request('The body is not valid JSON');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return httpErrors.uri_too_long();
+    case 'FST_ERR_BAD_URL':
+      return httpErrors.invalid_request('The URL is not valid');
   }
   if (isDependencyUnavailable(error)) return httpErrors.unavailable(undefined, { headers: { 'retry-after': '5' } });
   // Text PostgreSQL cannot store (a NUL byte, an invalid escape) is the client's input, not our bug.
@@ -139,6 +144,15 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: A
       ...(error.options.details ? { details: error.options.details } : {}),
     },
   });
+}
+
+/**
+ * Errors the router raises before any route is found (a path parameter over the length limit, a
+ * malformed percent-encoding). Fastify's own answer would echo the URL in its own shape; this
+ * gives them the one error shape. Pass it as the `frameworkErrors` server option.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendError(request, reply, toAppError(error));
 }
 
 /** Installs the error and not-found handlers that give every failure the one error shape. */

@@ -1,4 +1,4 @@
-export { AppError, defineErrors, errorResponses, httpErrors, ErrorResponse, installErrorHandling, sendError, toAppError } from './errors.js';
+export { AppError, defineErrors, errorResponses, frameworkErrors, httpErrors, ErrorResponse, installErrorHandling, sendError, toAppError } from './errors.js';
 export type { ErrorDefinition, ErrorDetail } from './errors.js';
 export { createRateLimiter } from './rate-limit.js';
 export type { RateLimiter, RateLimitBucket } from './rate-limit.js';

@@ -1,13 +1,15 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Type } from 'typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, RouteOptions } from 'fastify';
+import { ErrorResponse } from './errors.js';
 
 /**
  * The OpenAPI 3.1 document is generated from the same TypeBox schemas that validate requests,
  * so the description cannot drift from the behaviour. Register before any route.
  */
 export async function registerOpenApi(app: FastifyInstance, publicUrl: string, version: string): Promise<void> {
+  app.addHook('onRoute', declareCommonErrors);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -38,4 +40,26 @@ export async function registerOpenApi(app: FastifyInstance, publicUrl: string, v
     },
     async () => app.swagger(),
   );
+}
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Adds to a route's declared responses the errors it can answer before or around its handler:
+ * 400/413/415 from body parsing, 400 from parameter validation, 414 from the router's parameter
+ * length limit, 429 from the rate limiter and 503 while a dependency is down or the server is
+ * closing. The fuzz tests hold every response to the document, so it must say all of this.
+ */
+function declareCommonErrors(route: RouteOptions): void {
+  const declared = route.schema?.response as Record<string, unknown> | undefined;
+  if (!route.schema || !declared) return;
+  const methods = [route.method].flat();
+  const hasPathParams = route.url.includes(':');
+  const statuses = [503];
+  if (methods.some((method) => BODY_METHODS.has(method))) statuses.push(400, 413, 415);
+  if (hasPathParams || route.schema.querystring || route.schema.headers) statuses.push(400);
+  if (hasPathParams) statuses.push(414);
+  if ((route.config as { rateLimit?: unknown } | undefined)?.rateLimit !== false) statuses.push(429);
+  const common = Object.fromEntries(statuses.map((status) => [status, ErrorResponse]));
+  route.schema = { ...route.schema, response: { ...common, ...declared } };
 }
