@@ -1,22 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import pino from 'pino';
-import { buildApp } from '../src/app.js';
-import type { App } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { fromPglite, migrate, PGLITE_PARSERS, withTenant } from '../src/platform/db/index.js';
-import type { Database, DB } from '../src/platform/db/index.js';
+import { withTenant } from '../src/platform/db/index.js';
+import type { DB } from '../src/platform/db/index.js';
 import type { Insertable } from 'kysely';
-import { createLogger } from '../src/platform/log/logger.js';
-import { parseHeader, sealEnvelope } from '../src/vault/envelope.js';
+import { startBenchApp } from './lib/app.js';
+import type { BenchApp } from './lib/app.js';
 import { envCount } from './lib/benchmark.js';
 import type { Benchmark } from './lib/benchmark.js';
 import { format, printTable } from './lib/format.js';
+import { measured } from './lib/memory.js';
+import { sealedRecordRow } from './lib/vault-rows.js';
 
 /**
  * Data-subject requests at size, each against a baseline in the same process:
@@ -37,59 +29,9 @@ const GOAL_UNREADABLE_MS = 100;
 const SEED_BATCH = 1_000;
 const PAGE = 100;
 
-interface BenchApp {
-  app: App;
-  url: string;
-  org: string;
-  /** An API key with records and dsr scopes. */
-  key: string;
-  database: Database;
-  close(): Promise<void>;
-}
-
-async function startApp(): Promise<BenchApp> {
-  const dir = await mkdtemp(join(tmpdir(), 'rampart-bench-dsr-'));
-  const unreachable = '1000000';
-  const config = loadConfig({
-    RAMPART_DATA_DIR: dir,
-    RAMPART_ROOT_KEY: randomBytes(32).toString('base64'),
-    RAMPART_VAULT_FILE_DIR: dir,
-    RAMPART_RATE_LIMIT_PER_IP: unreachable,
-    RAMPART_RATE_LIMIT_AUTH_PER_IP: unreachable,
-    RAMPART_RATE_LIMIT_PER_ACCOUNT: unreachable,
-    RAMPART_BACKUP_SCHEDULE: 'off',
-    RAMPART_BACKUP_DRILL_SCHEDULE: 'off',
-  });
-  const database: Database = fromPglite(await PGlite.create({ parsers: PGLITE_PARSERS }));
-  await migrate(database.db);
-  const logger = createLogger('warn', pino.destination({ dest: '/dev/null', sync: false }));
-  const app = await buildApp({ config, database, rootKey: Buffer.from(config.rootKey.source === 'env' ? config.rootKey.base64 : '', 'base64'), logger });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  const call = async (method: string, path: string, body: unknown, token?: string) => {
-    const response = await app.inject({ method: method as 'POST', url: path, payload: body as object, headers: token ? { authorization: `Bearer ${token}` } : {} });
-    if (response.statusCode >= 300) throw new Error(`${method} ${path}: ${response.statusCode} ${response.body}`);
-    return response.json<Record<string, unknown>>();
-  };
-  const password = `bench ${randomBytes(12).toString('base64url')}`;
-  const email = `bench.${randomBytes(6).toString('hex')}@bench.test`;
-  await call('POST', '/v1/auth/signup', { email, password });
-  const token = (await call('POST', '/v1/auth/login', { email, password })).access_token as string;
-  const org = (await call('POST', '/v1/orgs', { name: 'Bench' }, token)).id as string;
-  await call('PATCH', `/v1/orgs/${org}`, { erasure_grace_days: 30 }, token);
-  const key = (await call('POST', `/v1/orgs/${org}/api-keys`, { name: 'bench', scopes: ['records:read', 'records:write', 'dsr:read', 'dsr:write'] }, token)).key as string;
-  return {
-    app,
-    url,
-    org,
-    key,
-    database,
-    async close() {
-      await app.close();
-      await database.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+/** An app with an org whose erasure has a grace period, and a key with records and dsr scopes. */
+function startApp(): Promise<BenchApp> {
+  return startBenchApp({ name: 'rampart-bench-dsr', scopes: ['records:read', 'records:write', 'dsr:read', 'dsr:write'], orgSettings: { erasure_grace_days: 30 } });
 }
 
 /**
@@ -107,22 +49,8 @@ async function seedSubject(entry: BenchApp, subjectId: string, count: number, co
   for (let start = 0; start < count; start += SEED_BATCH) {
     const rows: Array<Insertable<DB['vault_records']>> = [];
     for (let i = start; i < Math.min(count, start + SEED_BATCH); i++) {
-      const key = `r${String(i).padStart(7, '0')}`;
-      const place = { tenantId, collection, recordKey: key };
       const data = Buffer.from(JSON.stringify({ name: 'Ada Lovelace', email: 'ada@example.test', note: 'x'.repeat(140), n: i }));
-      const dataSealed = sealEnvelope(writing.key, writing.header, { ...place, field: 'data' }, data);
-      rows.push({
-        tenant_id: tenantId,
-        collection,
-        record_key: key,
-        data_key_id: parseHeader(dataSealed).keyId,
-        data_sealed: dataSealed,
-        subject_index: index,
-        subject_sealed: sealEnvelope(writing.key, writing.header, { ...place, field: 'subject_id' }, Buffer.from(subjectId)),
-        category: 'contact',
-        created_at: now,
-        updated_at: now,
-      });
+      rows.push(sealedRecordRow(writing, { tenantId, collection, recordKey: `r${String(i).padStart(7, '0')}`, subjectId, subjectIndex: index, data, now }));
     }
     await withTenant(database.db, tenantId, (trx) => trx.insertInto('vault_records').values(rows).execute());
   }
@@ -140,23 +68,6 @@ function download(url: string, token: string): Promise<{ bytes: number; status: 
     req.on('error', reject);
     req.end();
   });
-}
-
-/**
- * Runs `work`, sampling the RSS. PGlite runs in this process and holds the seeded database in its
- * own memory, so the growth over the RSS at the start is what the work itself costs.
- */
-async function measured<T>(work: () => Promise<T>): Promise<{ result: T; seconds: number; peakMb: number; startMb: number }> {
-  global.gc?.();
-  const before = process.memoryUsage().rss;
-  let peak = before;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
-  const start = performance.now();
-  const result = await work();
-  const seconds = (performance.now() - start) / 1000;
-  clearInterval(sampler);
-  peak = Math.max(peak, process.memoryUsage().rss);
-  return { result, seconds, peakMb: peak / 1024 / 1024, startMb: before / 1024 / 1024 };
 }
 
 async function accessExport(): Promise<void> {

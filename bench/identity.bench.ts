@@ -13,6 +13,7 @@ import { format, printTable } from './lib/format.js';
 import { combineSamples, latencyPercentiles, runLoad } from './lib/load.js';
 import type { LoadSample } from './lib/load.js';
 import { runProbe } from './lib/probe.js';
+import { refreshRequests } from './lib/refresh.js';
 import type { FromArgon2, ToArgon2 } from './identity.server.js';
 
 /**
@@ -222,35 +223,6 @@ async function measureRefresh(settings: Settings, rampart: ChildServer, emails: 
   const rows = summarize(new Map([['refresh (Rampart)', measurements]]));
   printRows(rows, null, 'CPU µs/req', (cpuMicros) => format(cpuMicros, 1));
   return rows[0]!.perSecond;
-}
-
-/**
- * Each connection spends only the token its own previous response returned, so no request ever
- * presents a spent token (which would revoke the session, correctly, and fail the run). autocannon
- * resets a connection's context before every request, so the hand-over cannot live there; but it
- * reads a response (`onResponse`) and builds that connection's next request (`setupRequest`) in one
- * synchronous step, so a single hand-over slot cannot be taken by another connection. A
- * connection's first request takes one of the fresh chains.
- */
-function refreshRequests(firstTokens: string[]): autocannon.Request[] {
-  const fresh = [...firstTokens];
-  let handOver: string | null = null;
-  return [
-    {
-      method: 'POST',
-      path: '/v1/auth/token/refresh',
-      headers: { 'content-type': 'application/json' },
-      setupRequest: (request) => {
-        // Only after a failed response: the run is already invalid, and this makes it fail loudly.
-        const token = handOver ?? fresh.pop() ?? 'no-refresh-token-chain-left';
-        handOver = null;
-        return { ...request, body: JSON.stringify({ refresh_token: token }) };
-      },
-      onResponse: (status, body) => {
-        if (status === 200) handOver = (JSON.parse(body) as TokenPair).refresh_token;
-      },
-    },
-  ];
 }
 
 // ---------------------------------------------------------------------------------------------

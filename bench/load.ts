@@ -15,9 +15,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import pg from 'pg';
 import { PROJECT_ROOT } from '../src/platform/paths.js';
+import { prepareDatabase } from './lib/database.js';
 import { describeMachine } from './lib/machine.js';
+import { refreshRequests } from './lib/refresh.js';
 
 const PASSWORD = 'vivid otter marble lantern';
 /** Per address and minute: load traffic spreads over many forwarded addresses and never nears it. */
@@ -36,16 +37,6 @@ interface Node {
 function argument(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
   return at > 0 ? Number(process.argv[at + 1]) : fallback;
-}
-
-async function adminQuery(url: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
 }
 
 async function startNode(env: Record<string, string>): Promise<Node> {
@@ -117,46 +108,21 @@ function drive(load: RouteLoad, seconds: number): Promise<RouteResult> {
   });
 }
 
-/** Each connection spends only the refresh token its own previous answer returned (see identity.bench.ts). */
-function refreshRequests(firstTokens: string[]): autocannon.Request[] {
-  const fresh = [...firstTokens];
-  let handOver: string | null = null;
-  return [
-    {
-      method: 'POST',
-      path: '/v1/auth/token/refresh',
-      headers: { 'content-type': 'application/json' },
-      setupRequest: (request) => {
-        const token = handOver ?? fresh.pop() ?? 'no-refresh-token-chain-left';
-        handOver = null;
-        // Refreshes count against the per-address sign-in budget; spread them as real clients are.
-        return { ...request, headers: { ...request.headers, 'x-forwarded-for': randomAddress() }, body: JSON.stringify({ refresh_token: token }) };
-      },
-      onResponse: (status, body) => {
-        if (status === 200) handOver = (JSON.parse(body) as { refresh_token: string }).refresh_token;
-      },
-    },
-  ];
-}
-
 function rotating(method: string, path: string, headers: Array<Record<string, string>>, body?: () => string): autocannon.Request[] {
   let next = 0;
   return [{ method: method as 'GET', path, setupRequest: (request) => ({ ...request, headers: headers[next++ % headers.length]!, ...(body ? { body: body() } : {}) }) }];
 }
 
 async function main(): Promise<void> {
-  const adminUrl = process.env.DATABASE_URL;
   const redisUrl = process.env.REDIS_URL;
-  if (!adminUrl || !redisUrl) throw new Error('bench:load needs DATABASE_URL (an admin URL) and REDIS_URL');
+  if (!process.env.DATABASE_URL || !redisUrl) throw new Error('bench:load needs DATABASE_URL (an admin URL) and REDIS_URL');
   const seconds = argument('duration', 60);
   console.log(describeMachine());
-  const name = `rampart_load_${randomBytes(5).toString('hex')}`;
-  await adminQuery(adminUrl, `create database ${name}`);
+  const database = await prepareDatabase();
   const dataDir = await mkdtemp(join(tmpdir(), 'rampart-load-'));
-  const databaseUrl = new URL(adminUrl);
-  databaseUrl.pathname = `/${name}`;
   const env = {
-    DATABASE_URL: databaseUrl.toString(),
+    // Set: DATABASE_URL is, so prepareDatabase made a PostgreSQL database.
+    DATABASE_URL: database.env.BENCH_DATABASE_URL!,
     REDIS_URL: redisUrl,
     RAMPART_DATA_DIR: dataDir,
     RAMPART_ROOT_KEY: randomBytes(32).toString('base64'),
@@ -207,7 +173,7 @@ async function main(): Promise<void> {
           },
         ],
       },
-      { label: 'POST /v1/auth/token/refresh', node: b, connections: 4, requests: refreshRequests(refreshChains.map((session) => session.refresh_token)) },
+      { label: 'POST /v1/auth/token/refresh', node: b, connections: 4, requests: refreshRequests(refreshChains.map((session) => session.refresh_token), () => ({ 'x-forwarded-for': randomAddress() })) },
       { label: 'GET /v1/me (authenticated read)', node: a, connections: 6, requests: rotating('GET', '/v1/me', bearers) },
       { label: 'GET /v1/orgs/{org} (org-scoped read)', node: b, connections: 4, requests: rotating('GET', `/v1/orgs/${org}`, [bearers[0]!]) },
       { label: 'GET vault record', node: a, connections: 3, requests: rotating('GET', `/v1/orgs/${org}/records/people/alice`, keyHeaders) },
@@ -248,7 +214,7 @@ async function main(): Promise<void> {
   } finally {
     for (const node of nodes) node.child.kill('SIGTERM');
     await Promise.all(nodes.map((node) => new Promise((resolve) => (node.child.exitCode !== null ? resolve(null) : node.child.once('exit', resolve)))));
-    await adminQuery(adminUrl, `drop database if exists ${name} with (force)`);
+    await database.drop();
     await rm(dataDir, { recursive: true, force: true });
   }
 }

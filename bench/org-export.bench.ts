@@ -16,7 +16,6 @@ import { JobQueue } from '../src/platform/jobs/index.js';
 import { createLogger } from '../src/platform/log/logger.js';
 import { systemClock } from '../src/platform/clock.js';
 import { buildOrgZip, countBytes, createExportSections } from '../src/privacy/consent-and-retention.js';
-import { parseHeader, sealEnvelope } from '../src/vault/envelope.js';
 import { createKeyring, createVault } from '../src/vault/index.js';
 import { withAuditCipher } from '../src/audit/index.js';
 import { createRootKeyProvider } from '../src/crypto/kms.js';
@@ -25,6 +24,9 @@ import { envCount } from './lib/benchmark.js';
 import type { Benchmark } from './lib/benchmark.js';
 import { prepareDatabase } from './lib/database.js';
 import { format, printTable } from './lib/format.js';
+import { measured } from './lib/memory.js';
+import { sealedRecordRow } from './lib/vault-rows.js';
+import type { WritingKey } from './lib/vault-rows.js';
 
 /**
  * Whole-org export at size: BENCH_ORG_EXPORT_RECORDS records (default 20,000; the issue's
@@ -46,45 +48,18 @@ async function seed(database: Database, vault: Vault, tenantId: string, count: n
   for (let start = 0; start < count; start += SEED_BATCH) {
     await withTenant(database.db, tenantId, async (trx) => {
       const rows: Array<Insertable<DB['vault_records']>> = [];
-      let writing: Awaited<ReturnType<Vault['keyring']['writingKey']>> | null = null;
+      let writing: WritingKey | null = null;
       for (let i = start; i < Math.min(count, start + SEED_BATCH); i++) {
         const subjectId = `subject-${Math.floor(i / PER_SUBJECT)}`;
         const index = vault.subjectIndex(tenantId, subjectId);
         if (i % PER_SUBJECT === 0 || !writing) writing = await vault.keyring.writingKey(trx, tenantId, index);
-        const key = `r${String(i).padStart(7, '0')}`;
-        const place = { tenantId, collection: `c${i % 5}`, recordKey: key };
         // Random text, so deflate does not flatter the ZIP's throughput.
         const data = Buffer.from(JSON.stringify({ name: 'Ada Lovelace', email: `ada${i}@example.test`, note: randomBytes(90).toString('base64'), n: i }));
-        const dataSealed = sealEnvelope(writing.key, writing.header, { ...place, field: 'data' }, data);
-        rows.push({
-          tenant_id: tenantId,
-          collection: place.collection,
-          record_key: key,
-          data_key_id: parseHeader(dataSealed).keyId,
-          data_sealed: dataSealed,
-          subject_index: index,
-          subject_sealed: sealEnvelope(writing.key, writing.header, { ...place, field: 'subject_id' }, Buffer.from(subjectId)),
-          category: 'contact',
-          created_at: now,
-          updated_at: now,
-        });
+        rows.push(sealedRecordRow(writing, { tenantId, collection: `c${i % 5}`, recordKey: `r${String(i).padStart(7, '0')}`, subjectId, subjectIndex: index, data, now }));
       }
       await trx.insertInto('vault_records').values(rows).execute();
     });
   }
-}
-
-async function measured<T>(work: () => Promise<T>): Promise<{ result: T; seconds: number; peakMb: number; startMb: number }> {
-  global.gc?.();
-  const start = process.memoryUsage().rss;
-  let peak = start;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
-  const began = performance.now();
-  const result = await work();
-  const seconds = (performance.now() - began) / 1000;
-  clearInterval(sampler);
-  peak = Math.max(peak, process.memoryUsage().rss);
-  return { result, seconds, peakMb: peak / 1024 / 1024, startMb: start / 1024 / 1024 };
 }
 
 const nowhere = () => new Writable({ write: (_chunk, _encoding, done) => done() });

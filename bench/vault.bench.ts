@@ -1,24 +1,17 @@
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { request } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import { PGlite } from '@electric-sql/pglite';
-import pino from 'pino';
-import { buildApp } from '../src/app.js';
 import type { App } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
 import { createLocalRootKeyProvider } from '../src/crypto/root-key-provider.js';
 import { systemClock } from '../src/platform/clock.js';
-import { fromPglite, migrate, PGLITE_PARSERS, withTenant } from '../src/platform/db/index.js';
+import { withTenant } from '../src/platform/db/index.js';
 import type { Database } from '../src/platform/db/index.js';
-import { createLogger } from '../src/platform/log/logger.js';
 import { encodeHeader, openEnvelope, parseHeader, sealEnvelope } from '../src/vault/envelope.js';
 import { createKeyring } from '../src/vault/index.js';
+import { openMemoryDatabase, startBenchApp } from './lib/app.js';
+import type { BenchApp } from './lib/app.js';
 import { envCount, readLoadSettings } from './lib/benchmark.js';
 import type { Benchmark } from './lib/benchmark.js';
 import { format, printTable } from './lib/format.js';
@@ -83,14 +76,8 @@ async function cipherThroughput(seconds: number): Promise<void> {
   printTable(rows);
 }
 
-async function openDatabase(): Promise<Database> {
-  const database = fromPglite(await PGlite.create({ parsers: PGLITE_PARSERS }));
-  await migrate(database.db);
-  return database;
-}
-
 async function keyringOps(seconds: number): Promise<void> {
-  const database = await openDatabase();
+  const database = await openMemoryDatabase();
   try {
     const tenantId = randomUUID();
     await withTenant(database.db, tenantId, (trx) => trx.insertInto('tenants').values({ tenant_id: tenantId, name: 'bench' }).execute());
@@ -116,57 +103,11 @@ async function keyringOps(seconds: number): Promise<void> {
   }
 }
 
-interface BenchApp {
-  app: App;
-  url: string;
-  org: string;
-  key: string;
-  fileDir: string;
-  close(): Promise<void>;
-}
-
-/** An app on its own in-memory PGlite, listening on loopback, with an org and a records key. */
+/** An app with an org and a records key; `plaintext`: the baseline that stores records in the clear. */
 async function startApp(plaintext: boolean): Promise<BenchApp> {
-  const fileDir = await mkdtemp(join(tmpdir(), 'rampart-bench-vault-'));
-  const unreachable = '1000000';
-  const config = loadConfig({
-    RAMPART_DATA_DIR: fileDir,
-    RAMPART_ROOT_KEY: randomBytes(32).toString('base64'),
-    RAMPART_VAULT_FILE_DIR: fileDir,
-    RAMPART_VAULT_MAX_FILE_BYTES: String(1024 * 1024 * 1024),
-    RAMPART_RATE_LIMIT_PER_IP: unreachable,
-    RAMPART_RATE_LIMIT_AUTH_PER_IP: unreachable,
-    RAMPART_RATE_LIMIT_PER_ACCOUNT: unreachable,
-  });
-  const database = await openDatabase();
-  const logger = createLogger('warn', pino.destination({ dest: '/dev/null', sync: false }));
-  const app = await buildApp({ config, database, rootKey: Buffer.from(config.rootKey.source === 'env' ? config.rootKey.base64 : '', 'base64'), logger });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  const call = async (method: string, path: string, body: unknown, token?: string) => {
-    const response = await app.inject({ method: method as 'POST', url: path, payload: body as object, headers: token ? { authorization: `Bearer ${token}` } : {} });
-    if (response.statusCode >= 300) throw new Error(`${method} ${path}: ${response.statusCode} ${response.body}`);
-    return response.json<Record<string, unknown>>();
-  };
-  const password = `bench ${randomBytes(12).toString('base64url')}`;
-  const email = `bench.${randomBytes(6).toString('hex')}@bench.test`;
-  await call('POST', '/v1/auth/signup', { email, password });
-  const token = (await call('POST', '/v1/auth/login', { email, password })).access_token as string;
-  const org = (await call('POST', '/v1/orgs', { name: 'Bench' }, token)).id as string;
-  const key = (await call('POST', `/v1/orgs/${org}/api-keys`, { name: 'bench', scopes: ['records:read', 'records:write'] }, token)).key as string;
-  if (plaintext) await storeInTheClear(app, database, org);
-  return {
-    app,
-    url,
-    org,
-    key,
-    fileDir,
-    async close() {
-      await app.close();
-      await database.close();
-      await rm(fileDir, { recursive: true, force: true });
-    },
-  };
+  const entry = await startBenchApp({ name: 'rampart-bench-vault', scopes: ['records:read', 'records:write'], config: { RAMPART_VAULT_MAX_FILE_BYTES: String(1024 * 1024 * 1024) } });
+  if (plaintext) await storeInTheClear(entry.app, entry.database, entry.org);
+  return entry;
 }
 
 /**

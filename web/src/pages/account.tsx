@@ -1,7 +1,9 @@
 import { useState } from 'react';
 import { download, saveBlob, userApi } from '../api.js';
 import { useMe, useSession } from '../session.js';
-import { Async, ConfirmButton, CopyButton, Empty, Field, Form, TableWrap, formatTime, useAsync } from '../ui.js';
+import { Async, CopyButton, Field, Form, formatTime, useAsync } from '../ui.js';
+import { DataTable } from '../components/data-table.js';
+import { DeleteButton } from '../components/delete-button.js';
 import { SubNav } from './layout.js';
 
 const ACCOUNT_TABS: Array<[string, string]> = [
@@ -187,58 +189,37 @@ export function AccountSessions() {
       <section className="card stack">
         <Async state={sessions}>
           {({ data }) =>
-            data.length === 0 ? (
-              <Empty>No active sessions.</Empty>
-            ) : (
-              <TableWrap caption="Active sessions">
-                <thead>
-                  <tr>
-                    <th scope="col">Device</th>
-                    <th scope="col">IP address</th>
-                    <th scope="col">Signed in</th>
-                    <th scope="col">Last used</th>
-                    <th scope="col">
-                      <span className="visually-hidden">Actions</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.map((session) => (
-                    <tr key={session.id} data-session={session.id}>
-                      <td>
-                        {device(session.user_agent)} {session.current && <span className="badge ok">this browser</span>}
-                      </td>
-                      <td>{session.ip ?? '—'}</td>
-                      <td>{formatTime(session.created_at)}</td>
-                      <td>{formatTime(session.last_used_at)}</td>
-                      <td>
-                        {!session.current && (
-                          <ConfirmButton
-                            label="Revoke"
-                            question="Sign this device out?"
-                            onConfirm={async () => {
-                              await userApi.json('DELETE', `/v1/me/sessions/${session.id}`);
-                              sessions.reload();
-                            }}
-                          />
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </TableWrap>
-            )
+            <DataTable items={data} empty="No active sessions." caption="Active sessions" columns={['Device', 'IP address', 'Signed in', 'Last used']} actionsColumn="Actions">
+              {(session) => (
+                <tr key={session.id} data-session={session.id}>
+                  <td>
+                    {device(session.user_agent)} {session.current && <span className="badge ok">this browser</span>}
+                  </td>
+                  <td>{session.ip ?? '—'}</td>
+                  <td>{formatTime(session.created_at)}</td>
+                  <td>{formatTime(session.last_used_at)}</td>
+                  <td>
+                    {!session.current && (
+                      <DeleteButton
+                        label="Revoke"
+                        question="Sign this device out?"
+                        path={`/v1/me/sessions/${session.id}`}
+                        onDeleted={sessions.reload}
+                      />
+                    )}
+                  </td>
+                </tr>
+              )}
+            </DataTable>
           }
         </Async>
         <div>
-          <ConfirmButton
+          <DeleteButton
             label="Sign out all other sessions"
             question="Sign out every other device?"
             confirmLabel="Yes, sign them out"
-            onConfirm={async () => {
-              await userApi.json('DELETE', '/v1/me/sessions');
-              sessions.reload();
-            }}
+            path="/v1/me/sessions"
+            onDeleted={sessions.reload}
           />
         </div>
       </section>
@@ -261,32 +242,18 @@ export function AccountActivity() {
       <section className="card">
         <Async state={events}>
           {({ data }) =>
-            data.length === 0 ? (
-              <Empty>No security events yet.</Empty>
-            ) : (
-              <TableWrap caption="Your security events">
-                <thead>
-                  <tr>
-                    <th scope="col">When</th>
-                    <th scope="col">What</th>
-                    <th scope="col">IP address</th>
-                    <th scope="col">Device</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.map((event) => (
-                    <tr key={event.id}>
-                      <td>{formatTime(event.at)}</td>
-                      <td>
-                        <code>{event.action}</code>
-                      </td>
-                      <td>{event.ip ?? '—'}</td>
-                      <td>{device(event.user_agent)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </TableWrap>
-            )
+            <DataTable items={data} empty="No security events yet." caption="Your security events" columns={['When', 'What', 'IP address', 'Device']}>
+              {(event) => (
+                <tr key={event.id}>
+                  <td>{formatTime(event.at)}</td>
+                  <td>
+                    <code>{event.action}</code>
+                  </td>
+                  <td>{event.ip ?? '—'}</td>
+                  <td>{device(event.user_agent)}</td>
+                </tr>
+              )}
+            </DataTable>
           }
         </Async>
       </section>

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { download, userApi } from '../api.js';
-import { Async, Empty, ErrorNote, Field, Form, TableWrap, formatTime, useAsync } from '../ui.js';
+import { Async, ErrorNote, Field, Form, formatTime, useAsync } from '../ui.js';
+import { DataTable } from '../components/data-table.js';
 import { OrgPage } from './org.js';
 
 interface AuditEvent {
@@ -209,44 +210,26 @@ export function AuditLog({ orgId }: { orgId: string }) {
             <Async state={page}>
               {({ data, next_cursor }) => (
                 <>
-                  {data.length === 0 ? (
-                    <Empty>No entries match.</Empty>
-                  ) : (
-                    <TableWrap caption="Audit entries, newest first">
-                      <thead>
-                        <tr>
-                          <th scope="col">#</th>
-                          <th scope="col">When</th>
-                          <th scope="col">Action</th>
-                          <th scope="col">Actor</th>
-                          <th scope="col">Target</th>
-                          <th scope="col">
-                            <span className="visually-hidden">Details</span>
-                          </th>
-                        </tr>
-                      </thead>
-                      <tbody>
-                        {data.map((event) => (
-                          <tr key={event.id} data-action={event.action}>
-                            <td>{event.seq}</td>
-                            <td>{formatTime(event.at)}</td>
-                            <td>
-                              <code>{event.action}</code>
-                            </td>
-                            <td>
-                              {event.actor.type} <span className="muted small">{event.actor.id ?? ''}</span>
-                            </td>
-                            <td>{event.target ? `${event.target.type}` : '—'}</td>
-                            <td>
-                              <button type="button" onClick={() => setSelected(event)} aria-label={`Details of entry ${event.seq}`}>
-                                Details
-                              </button>
-                            </td>
-                          </tr>
-                        ))}
-                      </tbody>
-                    </TableWrap>
-                  )}
+                  <DataTable items={data} empty="No entries match." caption="Audit entries, newest first" columns={['#', 'When', 'Action', 'Actor', 'Target']} actionsColumn="Details">
+                    {(event) => (
+                      <tr key={event.id} data-action={event.action}>
+                        <td>{event.seq}</td>
+                        <td>{formatTime(event.at)}</td>
+                        <td>
+                          <code>{event.action}</code>
+                        </td>
+                        <td>
+                          {event.actor.type} <span className="muted small">{event.actor.id ?? ''}</span>
+                        </td>
+                        <td>{event.target ? `${event.target.type}` : '—'}</td>
+                        <td>
+                          <button type="button" onClick={() => setSelected(event)} aria-label={`Details of entry ${event.seq}`}>
+                            Details
+                          </button>
+                        </td>
+                      </tr>
+                    )}
+                  </DataTable>
                   <nav className="row" aria-label="Pages">
                     <button type="button" disabled={cursors.length <= 1} onClick={() => setCursors(cursors.slice(0, -1))}>
                       Previous

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import type { ReactNode } from 'react';
 import { userApi } from '../api.js';
 import { Link, navigate, useLocation } from '../router.js';
 import { useSession } from '../session.js';
@@ -194,52 +195,66 @@ export function ForgotPassword() {
   );
 }
 
-export function ResetPassword() {
+/**
+ * A page reached from an emailed link: a form spends the link's token (a button, never an automatic
+ * request: mail scanners that open links must not act for the reader), then the page says so.
+ */
+function TokenLinkPage({ title, submitLabel, spend, done, children }: { title: string; submitLabel: string; spend: (token: string, values: Record<string, string>) => Promise<void>; done: ReactNode; children?: ReactNode }) {
   const { query } = useLocation();
   const token = query.get('token') ?? '';
-  const [done, setDone] = useState(false);
+  const [spent, setSpent] = useState(false);
   return (
-    <AuthFrame title="Choose a new password">
-      {done ? (
-        <p role="status">
-          Your password has been changed and every session was signed out. <Link to="/sign-in">Sign in</Link> with the new password.
-        </p>
+    <AuthFrame title={title}>
+      {spent ? (
+        <p role="status">{done}</p>
       ) : (
         <Form
-          submitLabel="Set password"
-          onSubmit={async ({ password }) => {
-            await userApi.json('POST', '/v1/auth/password/reset', { token, password });
-            setDone(true);
+          submitLabel={submitLabel}
+          onSubmit={async (values) => {
+            await spend(token, values);
+            setSpent(true);
           }}
         >
-          <Field label="New password" name="password" type="password" autoComplete="new-password" required autoFocus />
+          {children}
         </Form>
       )}
     </AuthFrame>
   );
 }
 
-export function VerifyEmail() {
-  const { query } = useLocation();
-  const token = query.get('token') ?? '';
-  const [done, setDone] = useState(false);
+export function ResetPassword() {
   return (
-    <AuthFrame title="Confirm your email address">
-      {done ? (
-        <p role="status">
+    <TokenLinkPage
+      title="Choose a new password"
+      submitLabel="Set password"
+      spend={async (token, { password }) => {
+        await userApi.json('POST', '/v1/auth/password/reset', { token, password });
+      }}
+      done={
+        <>
+          Your password has been changed and every session was signed out. <Link to="/sign-in">Sign in</Link> with the new password.
+        </>
+      }
+    >
+      <Field label="New password" name="password" type="password" autoComplete="new-password" required autoFocus />
+    </TokenLinkPage>
+  );
+}
+
+export function VerifyEmail() {
+  return (
+    <TokenLinkPage
+      title="Confirm your email address"
+      submitLabel="Confirm my email address"
+      spend={async (token) => {
+        await userApi.json('POST', '/v1/auth/email/verify', { token });
+      }}
+      done={
+        <>
           Thank you: your email address is confirmed. <Link to="/">Continue</Link>
-        </p>
-      ) : (
-        // A button, not an automatic request: mail scanners that open links must not confirm for you.
-        <Form
-          submitLabel="Confirm my email address"
-          onSubmit={async () => {
-            await userApi.json('POST', '/v1/auth/email/verify', { token });
-            setDone(true);
-          }}
-        />
-      )}
-    </AuthFrame>
+        </>
+      }
+    />
   );
 }
 

@@ -5,7 +5,9 @@ import { BarChart } from '../chart.js';
 import { Link, navigate } from '../router.js';
 import { useMe, useSession } from '../session.js';
 import type { OrgRef } from '../session.js';
-import { Async, ConfirmButton, CopyButton, Empty, ErrorNote, Field, Form, SelectField, TableWrap, formatTime, useAsync } from '../ui.js';
+import { Async, ConfirmButton, CopyButton, Empty, ErrorNote, Field, Form, SelectField, formatTime, useAsync } from '../ui.js';
+import { DataTable } from '../components/data-table.js';
+import { DeleteButton } from '../components/delete-button.js';
 import { SubNav } from './layout.js';
 
 const ROLES: Array<[string, string]> = [
@@ -252,51 +254,39 @@ export function OrgMembers({ orgId }: { orgId: string }) {
           <section className="card">
             <Async state={members}>
               {({ data }) => (
-                <TableWrap caption="Members">
-                  <thead>
-                    <tr>
-                      <th scope="col">Member</th>
-                      <th scope="col">Role</th>
-                      <th scope="col">Two-factor</th>
-                      <th scope="col">
-                        <span className="visually-hidden">Actions</span>
-                      </th>
+                <DataTable items={data} caption="Members" columns={['Member', 'Role', 'Two-factor']} actionsColumn="Actions">
+                  {(member) => (
+                    <tr key={member.user_id} data-member={member.email}>
+                      <td>
+                        {member.name ? `${member.name} · ` : ''}
+                        {member.email}
+                      </td>
+                      <td>
+                        {isAdmin(org) && member.user_id !== me.id ? (
+                          <RoleChanger orgId={orgId} member={member} onChanged={members.reload} />
+                        ) : (
+                          <span className="badge">{member.role}</span>
+                        )}
+                      </td>
+                      <td>{member.mfa_enabled ? <span className="badge ok">on</span> : <span className="badge warn">off</span>}</td>
+                      <td>
+                        {(isAdmin(org) || member.user_id === me.id) && (
+                          <ConfirmButton
+                            label={member.user_id === me.id ? 'Leave' : 'Remove'}
+                            question={member.user_id === me.id ? 'Leave this organization?' : `Remove ${member.email}?`}
+                            onConfirm={async () => {
+                              await userApi.json('DELETE', `/v1/orgs/${orgId}/members/${member.user_id}`);
+                              if (member.user_id === me.id) {
+                                await reload();
+                                navigate('/');
+                              } else members.reload();
+                            }}
+                          />
+                        )}
+                      </td>
                     </tr>
-                  </thead>
-                  <tbody>
-                    {data.map((member) => (
-                      <tr key={member.user_id} data-member={member.email}>
-                        <td>
-                          {member.name ? `${member.name} · ` : ''}
-                          {member.email}
-                        </td>
-                        <td>
-                          {isAdmin(org) && member.user_id !== me.id ? (
-                            <RoleChanger orgId={orgId} member={member} onChanged={members.reload} />
-                          ) : (
-                            <span className="badge">{member.role}</span>
-                          )}
-                        </td>
-                        <td>{member.mfa_enabled ? <span className="badge ok">on</span> : <span className="badge warn">off</span>}</td>
-                        <td>
-                          {(isAdmin(org) || member.user_id === me.id) && (
-                            <ConfirmButton
-                              label={member.user_id === me.id ? 'Leave' : 'Remove'}
-                              question={member.user_id === me.id ? 'Leave this organization?' : `Remove ${member.email}?`}
-                              onConfirm={async () => {
-                                await userApi.json('DELETE', `/v1/orgs/${orgId}/members/${member.user_id}`);
-                                if (member.user_id === me.id) {
-                                  await reload();
-                                  navigate('/');
-                                } else members.reload();
-                              }}
-                            />
-                          )}
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </TableWrap>
+                  )}
+                </DataTable>
               )}
             </Async>
           </section>
@@ -318,47 +308,28 @@ export function OrgMembers({ orgId }: { orgId: string }) {
               </Form>
               <Async state={invitations}>
                 {({ data }) =>
-                  data.length === 0 ? (
-                    <Empty>No invitations yet.</Empty>
-                  ) : (
-                    <TableWrap caption="Invitations">
-                      <thead>
-                        <tr>
-                          <th scope="col">Email</th>
-                          <th scope="col">Role</th>
-                          <th scope="col">Status</th>
-                          <th scope="col">Expires</th>
-                          <th scope="col">
-                            <span className="visually-hidden">Actions</span>
-                          </th>
-                        </tr>
-                      </thead>
-                      <tbody>
-                        {data.map((invitation) => (
-                          <tr key={invitation.id}>
-                            <td>{invitation.email}</td>
-                            <td>{invitation.role}</td>
-                            <td>
-                              <span className="badge">{invitation.status}</span>
-                            </td>
-                            <td>{formatTime(invitation.expires_at)}</td>
-                            <td>
-                              {invitation.status === 'pending' && (
-                                <ConfirmButton
-                                  label="Revoke"
-                                  question={`Revoke the invitation of ${invitation.email}?`}
-                                  onConfirm={async () => {
-                                    await userApi.json('DELETE', `/v1/orgs/${orgId}/invitations/${invitation.id}`);
-                                    invitations.reload();
-                                  }}
-                                />
-                              )}
-                            </td>
-                          </tr>
-                        ))}
-                      </tbody>
-                    </TableWrap>
-                  )
+                  <DataTable items={data} empty="No invitations yet." caption="Invitations" columns={['Email', 'Role', 'Status', 'Expires']} actionsColumn="Actions">
+                    {(invitation) => (
+                      <tr key={invitation.id}>
+                        <td>{invitation.email}</td>
+                        <td>{invitation.role}</td>
+                        <td>
+                          <span className="badge">{invitation.status}</span>
+                        </td>
+                        <td>{formatTime(invitation.expires_at)}</td>
+                        <td>
+                          {invitation.status === 'pending' && (
+                            <DeleteButton
+                              label="Revoke"
+                              question={`Revoke the invitation of ${invitation.email}?`}
+                              path={`/v1/orgs/${orgId}/invitations/${invitation.id}`}
+                              onDeleted={invitations.reload}
+                            />
+                          )}
+                        </td>
+                      </tr>
+                    )}
+                  </DataTable>
                 }
               </Async>
             </section>
@@ -442,47 +413,27 @@ export function OrgApiKeys({ orgId }: { orgId: string }) {
           <section className="card">
             <Async state={keys}>
               {({ data }) =>
-                data.length === 0 ? (
-                  <Empty>No API keys yet.</Empty>
-                ) : (
-                  <TableWrap caption="API keys">
-                    <thead>
-                      <tr>
-                        <th scope="col">Name</th>
-                        <th scope="col">Scopes</th>
-                        <th scope="col">Created</th>
-                        <th scope="col">Last used</th>
-                        <th scope="col">Status</th>
-                        <th scope="col">
-                          <span className="visually-hidden">Actions</span>
-                        </th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {data.map((key) => (
-                        <tr key={key.id}>
-                          <td>{key.name}</td>
-                          <td>{key.scopes.join(', ')}</td>
-                          <td>{formatTime(key.created_at)}</td>
-                          <td>{formatTime(key.last_used_at)}</td>
-                          <td>{key.revoked_at ? <span className="badge">revoked</span> : key.expires_at && new Date(key.expires_at) < new Date() ? <span className="badge">expired</span> : <span className="badge ok">active</span>}</td>
-                          <td>
-                            {isAdmin(org) && !key.revoked_at && (
-                              <ConfirmButton
-                                label="Revoke"
-                                question={`Revoke “${key.name}”? It stops working at once.`}
-                                onConfirm={async () => {
-                                  await userApi.json('DELETE', `/v1/orgs/${orgId}/api-keys/${key.id}`);
-                                  keys.reload();
-                                }}
-                              />
-                            )}
-                          </td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </TableWrap>
-                )
+                <DataTable items={data} empty="No API keys yet." caption="API keys" columns={['Name', 'Scopes', 'Created', 'Last used', 'Status']} actionsColumn="Actions">
+                  {(key) => (
+                    <tr key={key.id}>
+                      <td>{key.name}</td>
+                      <td>{key.scopes.join(', ')}</td>
+                      <td>{formatTime(key.created_at)}</td>
+                      <td>{formatTime(key.last_used_at)}</td>
+                      <td>{key.revoked_at ? <span className="badge">revoked</span> : key.expires_at && new Date(key.expires_at) < new Date() ? <span className="badge">expired</span> : <span className="badge ok">active</span>}</td>
+                      <td>
+                        {isAdmin(org) && !key.revoked_at && (
+                          <DeleteButton
+                            label="Revoke"
+                            question={`Revoke “${key.name}”? It stops working at once.`}
+                            path={`/v1/orgs/${orgId}/api-keys/${key.id}`}
+                            onDeleted={keys.reload}
+                          />
+                        )}
+                      </td>
+                    </tr>
+                  )}
+                </DataTable>
               }
             </Async>
           </section>

@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'react';
 import { ApiError, platformApi } from '../api.js';
 import { Link, navigate, useLocation } from '../router.js';
-import { Async, Empty, ErrorNote, Field, Form, TableWrap, formatTime, useAsync } from '../ui.js';
+import { Async, Empty, ErrorNote, Field, Form, formatTime, useAsync } from '../ui.js';
+import { DataTable } from '../components/data-table.js';
 import { RecoveryCodes } from './account.js';
 import { AuthFrame, MfaStep } from './auth.js';
 
@@ -139,36 +140,20 @@ export function PlatformHome() {
           ) : (
             <Async state={tenants}>
               {({ data }) =>
-                data.length === 0 ? (
-                  <Empty>No tenants yet.</Empty>
-                ) : (
-                  <TableWrap caption="Tenants">
-                    <thead>
-                      <tr>
-                        <th scope="col">Organization</th>
-                        <th scope="col">Plan</th>
-                        <th scope="col">Members</th>
-                        <th scope="col">MFA coverage</th>
-                        <th scope="col">MFA policy</th>
-                        <th scope="col">Created</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {data.map((tenant) => (
-                        <tr key={tenant.id}>
-                          <td>{tenant.name}</td>
-                          <td>{tenant.plan}</td>
-                          <td>{tenant.members}</td>
-                          <td>
-                            <meter min={0} max={Math.max(1, tenant.members)} value={tenant.members_with_mfa} aria-label={`MFA coverage of ${tenant.name}`} /> {tenant.members_with_mfa}/{tenant.members}
-                          </td>
-                          <td>{tenant.mfa_required_for}</td>
-                          <td>{formatTime(tenant.created_at)}</td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </TableWrap>
-                )
+                <DataTable items={data} empty="No tenants yet." caption="Tenants" columns={['Organization', 'Plan', 'Members', 'MFA coverage', 'MFA policy', 'Created']}>
+                  {(tenant) => (
+                    <tr key={tenant.id}>
+                      <td>{tenant.name}</td>
+                      <td>{tenant.plan}</td>
+                      <td>{tenant.members}</td>
+                      <td>
+                        <meter min={0} max={Math.max(1, tenant.members)} value={tenant.members_with_mfa} aria-label={`MFA coverage of ${tenant.name}`} /> {tenant.members_with_mfa}/{tenant.members}
+                      </td>
+                      <td>{tenant.mfa_required_for}</td>
+                      <td>{formatTime(tenant.created_at)}</td>
+                    </tr>
+                  )}
+                </DataTable>
               }
             </Async>
           )}

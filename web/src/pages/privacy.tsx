@@ -2,7 +2,8 @@ import { useEffect, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
 import { ApiError, describeError, download, saveBlob, userApi } from '../api.js';
 import { Link } from '../router.js';
-import { Async, Empty, ErrorNote, Field, Form, SelectField, TableWrap, formatTime, useAsync } from '../ui.js';
+import { Async, Empty, ErrorNote, Field, Form, SelectField, formatTime, useAsync } from '../ui.js';
+import { DataTable } from '../components/data-table.js';
 import { SubNav } from './layout.js';
 import { OrgPage, orgPath } from './org.js';
 
@@ -118,40 +119,23 @@ export function DsrQueue({ orgId }: { orgId: string }) {
         </div>
         <AsyncOr state={requests}>
           {({ data }) =>
-            data.length === 0 ? (
-              <Empty>No requests.</Empty>
-            ) : (
-              <TableWrap caption="Data-subject requests by due date">
-                <thead>
-                  <tr>
-                    <th scope="col">Due</th>
-                    <th scope="col">Type</th>
-                    <th scope="col">Subject</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Received</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {[...data]
-                    .sort((a, b) => a.due_at.localeCompare(b.due_at))
-                    .map((request) => (
-                      <tr key={request.id} className={request.overdue ? 'overdue' : undefined}>
-                        <td>
-                          {formatTime(request.due_at)} {request.overdue && <span className="badge bad">overdue</span>}
-                        </td>
-                        <td>
-                          <Link to={orgPath(orgId, `/privacy/requests/${request.id}`)}>{request.type}</Link>
-                        </td>
-                        <td>{request.subject_id}</td>
-                        <td>
-                          <span className="badge">{request.status}</span>
-                        </td>
-                        <td>{formatTime(request.created_at)}</td>
-                      </tr>
-                    ))}
-                </tbody>
-              </TableWrap>
-            )
+            <DataTable items={[...data].sort((a, b) => a.due_at.localeCompare(b.due_at))} empty="No requests." caption="Data-subject requests by due date" columns={['Due', 'Type', 'Subject', 'Status', 'Received']}>
+              {(request) => (
+                <tr key={request.id} className={request.overdue ? 'overdue' : undefined}>
+                  <td>
+                    {formatTime(request.due_at)} {request.overdue && <span className="badge bad">overdue</span>}
+                  </td>
+                  <td>
+                    <Link to={orgPath(orgId, `/privacy/requests/${request.id}`)}>{request.type}</Link>
+                  </td>
+                  <td>{request.subject_id}</td>
+                  <td>
+                    <span className="badge">{request.status}</span>
+                  </td>
+                  <td>{formatTime(request.created_at)}</td>
+                </tr>
+              )}
+            </DataTable>
           }
         </AsyncOr>
       </section>
@@ -355,31 +339,21 @@ export function ConsentLookup({ orgId }: { orgId: string }) {
           <>
             <h2>Current consent of {result.subject}</h2>
             <p>{result.current ? <Purposes purposes={result.current.purposes} /> : 'None recorded.'}</p>
-            <TableWrap caption="Consent history">
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Purposes</th>
-                  <th scope="col">Source</th>
-                  <th scope="col">Policy</th>
+            <DataTable items={result.history} caption="Consent history" columns={['When', 'Purposes', 'Source', 'Policy']}>
+              {(record) => (
+                <tr key={record.id}>
+                  <td>{formatTime(record.recorded_at)}</td>
+                  <td>
+                    <Purposes purposes={record.purposes} />
+                  </td>
+                  <td>
+                    {record.source}
+                    {record.signal ? ` (${record.signal.toUpperCase()} signal)` : ''}
+                  </td>
+                  <td>{record.policy_version}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {result.history.map((record) => (
-                  <tr key={record.id}>
-                    <td>{formatTime(record.recorded_at)}</td>
-                    <td>
-                      <Purposes purposes={record.purposes} />
-                    </td>
-                    <td>
-                      {record.source}
-                      {record.signal ? ` (${record.signal.toUpperCase()} signal)` : ''}
-                    </td>
-                    <td>{record.policy_version}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </TableWrap>
+              )}
+            </DataTable>
           </>
         )}
       </section>
@@ -437,30 +411,17 @@ export function OptOuts({ orgId }: { orgId: string }) {
         </div>
         <AsyncOr state={list}>
           {({ data }) =>
-            data.length === 0 ? (
-              <Empty>Nobody has opted out.</Empty>
-            ) : (
-              <TableWrap caption="Opted-out addresses (keyed hashes)">
-                <thead>
-                  <tr>
-                    <th scope="col">Address hash</th>
-                    <th scope="col">Source</th>
-                    <th scope="col">Since</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.map((entry) => (
-                    <tr key={entry.id}>
-                      <td>
-                        <code className="hash">{entry.id.slice(0, 16)}…</code>
-                      </td>
-                      <td>{entry.source}</td>
-                      <td>{formatTime(entry.created_at)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </TableWrap>
-            )
+            <DataTable items={data} empty="Nobody has opted out." caption="Opted-out addresses (keyed hashes)" columns={['Address hash', 'Source', 'Since']}>
+              {(entry) => (
+                <tr key={entry.id}>
+                  <td>
+                    <code className="hash">{entry.id.slice(0, 16)}…</code>
+                  </td>
+                  <td>{entry.source}</td>
+                  <td>{formatTime(entry.created_at)}</td>
+                </tr>
+              )}
+            </DataTable>
           }
         </AsyncOr>
       </section>
