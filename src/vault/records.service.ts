@@ -81,9 +81,11 @@ export type KeyReader = (keyId: string) => Promise<Buffer>;
  * Decrypts a record row (ErasedError if its subject was shredded, UndecryptableError if moved or
  * altered). `readKey` lets a caller reading many rows in one transaction look each data key up once.
  */
-export async function openRecord(trx: TenantTransaction, keyring: Keyring, tenantId: string, row: RecordRow, readKey: KeyReader = (keyId) => keyring.readingKey(trx, tenantId, keyId)): Promise<VaultRecord> {
-  const place = { tenantId, collection: row.collection, recordKey: row.record_key };
-  const open = async (envelope: Uint8Array, field: string) => openEnvelope(await readKey(parseHeader(envelope).keyId), envelope, { ...place, field });
+export async function openRecord(trx: TenantTransaction, keyring: Keyring, tenantId: string, row: RecordRow, readKey?: KeyReader): Promise<VaultRecord> {
+  const place = { collection: row.collection, recordKey: row.record_key };
+  // One record: the keyring's own decrypt (what the vault benchmark's plaintext baseline replaces).
+  const open = async (envelope: Uint8Array, field: string) =>
+    readKey ? openEnvelope(await readKey(parseHeader(envelope).keyId), envelope, { tenantId, ...place, field }) : keyring.decrypt(trx, tenantId, { ...place, field }, envelope);
   const data = await open(row.data_sealed, 'data');
   const subject = row.subject_sealed ? (await open(row.subject_sealed, 'subject_id')).toString('utf8') : null;
   return {
