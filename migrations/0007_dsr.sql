@@ -188,3 +188,10 @@ create function rampart_dsr_tenants_due(p_before timestamptz) returns table (ten
 grant create on schema public to rampart_dsr_deadlines;
 alter function rampart_dsr_tenants_due(timestamptz) owner to rampart_dsr_deadlines;
 revoke create on schema public from rampart_dsr_deadlines;
+-- Only the connection role (the reminder job) may ask which orgs have requests due; not rampart_app.
+revoke all on function rampart_dsr_tenants_due(timestamptz) from public;
+do $$
+begin
+  execute format('grant execute on function rampart_dsr_tenants_due(timestamptz) to %I', current_user);
+end
+$$;

@@ -143,7 +143,7 @@ export async function buildApp({ config, database: opened, rootKey, logger, cloc
   await consentAndRetention.register(app, requireUserOrKey);
   const webhooks = createWebhookModule({ db: database.db, clock, jobs, env: config.env, secretsKey: deriveKey(rootKey, 'secrets') });
   await webhooks.register(app, requireUserOrKey);
-  const dsrModule = createDsrModule({ db: database.db, clock, jobs, mailer, vault, webhooks: webhooks.webhooks, rootKey, publicUrl: config.publicUrl, accountData: identity.accountData, consentHistory: consentAndRetention.consentHistory });
+  const dsrModule = createDsrModule({ db: database.db, clock, jobs, mailer, vault, webhooks: webhooks.webhooks, rootKey, publicUrl: config.publicUrl, memberData: identity.memberData, consentHistory: consentAndRetention.consentHistory });
   consentAndRetention.exportDsrRequests((row) => dsrModule.dsr.viewOf(row));
   await dsrModule.register(app, requireUserOrKey);
   await createBackups({ config, database, rootKey, clock, jobs, logger: log, mailer }).register(app, identity.requirePlatform);

@@ -4,8 +4,9 @@
  *   <script src="https://rampart.example.com/consent/banner.js" data-org="org_..."
  *           data-policy-version="2026-01" defer></script>
  *
- * Optional: data-subject="<your id of the signed-in person>" (otherwise a random id kept in
- * localStorage), data-purposes="support_chat,ab_tests" (the org's own purposes to offer).
+ * Optional: data-subject="<an id of the visitor>" (otherwise a random id kept in localStorage;
+ * Rampart stores it as "visitor:<id>", apart from the subject ids your server records with an
+ * API key), data-purposes="support_chat,ab_tests" (the org's own purposes to offer).
  * It adds no inline style or script (strict CSP): its look comes from banner.css, loaded from the
  * same place. Pages read the choice with window.RampartConsent.get() or listen for the
  * "rampart:consent" event on document; window.RampartConsent.open() shows the banner again.

@@ -68,22 +68,22 @@ function subjectOf(event: SecurityEvent): AuditSubject {
  * The entry of an event in one chain: personal fields (IP, user agent, personal metadata) apart
  * from the rest, encrypted for that chain under the subject's key.
  */
-async function entryOf(trx: Transaction<DB>, tenantId: string, event: SecurityEvent): Promise<NewAuditEntry> {
+/** An event's metadata split into what its catalogue entry marks personal and the rest. */
+function splitPersonal(event: SecurityEvent): { personal: Record<string, unknown>; rest: Record<string, unknown> } {
   const personalKeys = new Set(actionDefinition(event.action)?.personal ?? []);
   const metadata = Object.entries(event.metadata ?? {});
-  const id = randomUUID();
-  const fields = { ...Object.fromEntries(metadata.filter(([key]) => personalKeys.has(key))), ip: event.ip, user_agent: event.userAgent?.slice(0, MAX_USER_AGENT) };
-  const [sealed] = await sealPersonal(trx, tenantId, [{ entryId: id, subject: subjectOf(event), fields }]);
   return {
-    id,
-    at: event.at,
-    action: event.action,
-    actor: actorOf(event),
-    target: targetOf(event),
-    requestId: event.requestId ?? null,
-    metadata: Object.fromEntries(metadata.filter(([key]) => !personalKeys.has(key))),
-    ...sealed!,
+    personal: Object.fromEntries(metadata.filter(([key]) => personalKeys.has(key))),
+    rest: Object.fromEntries(metadata.filter(([key]) => !personalKeys.has(key))),
   };
+}
+
+async function entryOf(trx: Transaction<DB>, tenantId: string, event: SecurityEvent): Promise<NewAuditEntry> {
+  const { personal, rest } = splitPersonal(event);
+  const id = randomUUID();
+  const fields = { ...personal, ip: event.ip, user_agent: event.userAgent?.slice(0, MAX_USER_AGENT) };
+  const [sealed] = await sealPersonal(trx, tenantId, [{ entryId: id, subject: subjectOf(event), fields }]);
+  return { id, at: event.at, action: event.action, actor: actorOf(event), target: targetOf(event), requestId: event.requestId ?? null, metadata: rest, ...sealed! };
 }
 
 /**
@@ -110,6 +110,9 @@ async function chainsOf(trx: Transaction<DB>, event: SecurityEvent): Promise<str
 export async function recordAuditEvent(executor: Kysely<DB> | Transaction<DB>, event: SecurityEvent): Promise<void> {
   if (!executor.isTransaction) return executor.transaction().execute((trx) => recordAuditEvent(trx, event));
   const trx = executor as Transaction<DB>;
+  // The principal's own history holds no one else's personal data: the action's personal fields
+  // (a data subject's id, a reason that may name someone) live only in the chain, sealed.
+  const kept = splitPersonal(event).rest;
   await trx
     .insertInto('security_events')
     .values({
@@ -119,7 +122,7 @@ export async function recordAuditEvent(executor: Kysely<DB> | Transaction<DB>, e
       ip: event.ip,
       user_agent: event.userAgent?.slice(0, MAX_USER_AGENT) ?? null,
       // The org rides in the metadata: an account purge keeps (anonymised) the events of its orgs.
-      metadata: JSON.stringify(event.tenantId ? { ...event.metadata, tenant_id: event.tenantId } : (event.metadata ?? {})),
+      metadata: JSON.stringify(event.tenantId ? { ...kept, tenant_id: event.tenantId } : kept),
       at: event.at,
     })
     .execute();

@@ -134,8 +134,29 @@ export function createAccount(deps: AccountDependencies) {
     };
   }
 
+  /**
+   * What one org holds about a member, for that org's access requests: the profile and the events
+   * recorded in that org, never their sessions, other orgs' events or linked identities.
+   */
+  async function memberData(userId: string, tenantId: string) {
+    const [profile, events] = await Promise.all([
+      db.selectFrom('users').select(['id', 'email', 'name', 'created_at']).where('id', '=', userId).executeTakeFirstOrThrow(),
+      db
+        .selectFrom('security_events')
+        .select(['action', 'ip', 'user_agent', 'metadata', 'at'])
+        .where('realm', '=', 'user')
+        .where('principal_id', '=', userId)
+        .where(sql<boolean>`metadata->>'tenant_id' = ${tenantId}`)
+        .orderBy('at')
+        .orderBy('id')
+        .execute(),
+    ]);
+    return { user: profile, mfa_enabled: await deps.mfa.isEnabled('user', userId), security_events: events };
+  }
+
   return {
     stepUp,
+    memberData,
 
     async staffProfile(principal: Principal) {
       return db.selectFrom('platform_staff').select(['id', 'email', 'name']).where('id', '=', principal.id).executeTakeFirstOrThrow();
@@ -250,7 +271,6 @@ export function createAccount(deps: AccountDependencies) {
      * Every piece of personal data held about a user (GDPR Art. 15 and 20): what /v1/me/export
      * returns, and the account part of a data-subject export when the subject is a member.
      */
-    accountData,
 
     /** The caller's own data, and the export audited. */
     async exportData(principal: Principal, meta: RequestMeta) {

@@ -125,7 +125,7 @@ export async function createIdentity(deps: IdentityDependencies) {
     /** Step-up for other modules: the user's password, or a sign-in within 10 minutes; else 403 `step_up_required`. */
     stepUp: (principal: Principal, password: string | undefined, meta: RequestMeta): Promise<void> => account.stepUp(principal, password, meta),
     /** Everything held about a user's account (what /v1/me/export returns); data-subject exports of a member reuse it. */
-    accountData: (userId: string) => account.accountData(userId),
+    memberData: (userId: string, tenantId: string) => account.memberData(userId, tenantId),
     async register(app: FastifyInstance): Promise<void> {
       app.decorateRequest('principal', null);
       let refresh: NodeJS.Timeout | undefined;

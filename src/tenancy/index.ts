@@ -18,7 +18,7 @@ import { createOrgs } from './orgs.service.js';
 import { parsePlanPolicies } from './permissions.js';
 import type { Plan, PlanPolicy } from './permissions.js';
 
-export { authorize } from './org-context.js';
+export { allows, authorize } from './org-context.js';
 export { recordOrgAction } from './org-audit.js';
 export type { OrgContext } from './org-context.js';
 export type { Permission, Role } from './permissions.js';

@@ -139,8 +139,12 @@ export function createUserOrKeyResolver(deps: {
 export function authorize(request: FastifyRequest, permission: Permission): OrgContext {
   const context = request.org;
   if (!context) throw tenancyErrors.not_found();
-  const { actor } = context;
-  const allowed = actor.type === 'api_key' ? scopesAllow(actor.scopes, context.plan, permission) : roleAllows(context.role, context.plan, permission);
-  if (!allowed) throw tenancyErrors.forbidden(actor.type === 'api_key' ? 'This API key has no scope that allows this' : undefined);
+  if (!allows(context, permission)) throw tenancyErrors.forbidden(context.actor.type === 'api_key' ? 'This API key has no scope that allows this' : undefined);
   return context;
+}
+
+/** Whether the caller holds `permission` (its role, or a key's scopes, within the org's plan); for what a route shows, not whether it runs. */
+export function allows(context: OrgContext, permission: Permission): boolean {
+  const { actor } = context;
+  return actor.type === 'api_key' ? scopesAllow(actor.scopes, context.plan, permission) : roleAllows(context.role, context.plan, permission);
 }

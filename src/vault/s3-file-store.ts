@@ -48,6 +48,9 @@ export function createS3FileStore(location: S3Location, client: S3Client): FileS
         };
         const encrypted = new PassThrough();
         const produced = pipeline([source, ...transforms, encrypted]);
+        // When an upload fails first, the loop below throws and `produced` rejects unawaited; the
+        // failure is already being handled, and an unhandled rejection would end the process.
+        produced.catch(() => undefined);
         for await (const chunk of encrypted as AsyncIterable<Buffer>) {
           pending.push(chunk);
           pendingBytes += chunk.length;

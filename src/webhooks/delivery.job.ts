@@ -1,8 +1,10 @@
 import type { Kysely } from 'kysely';
+import type { RampartEnv } from '../config.js';
 import type { Clock } from '../platform/clock.js';
 import { withTenant } from '../platform/db/index.js';
 import type { DB } from '../platform/db/index.js';
 import type { Job, JobQueue } from '../platform/jobs/index.js';
+import { postOnce } from './egress.js';
 import * as repo from './webhooks.repository.js';
 import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signPayload } from './signature.js';
 import { MAX_DELIVERY_ATTEMPTS, WEBHOOK_DELIVERY_JOB } from './webhooks.service.js';
@@ -16,36 +18,13 @@ interface DeliveryPayload {
   eventId: string;
 }
 
-/** What one attempt came to; `error` is a class of failure, never a response body. */
-interface Outcome {
-  statusCode: number | null;
-  error: string | null;
-  delivered: boolean;
-}
-
-/**
- * POSTs the body once. Redirects are not followed (a 3xx is a failure: an endpoint must not send
- * Rampart's signed requests elsewhere), and the attempt gives up after TIMEOUT_MS.
- */
-async function post(url: string, headers: Record<string, string>, body: string): Promise<Outcome> {
-  try {
-    const response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(TIMEOUT_MS) });
-    await response.body?.cancel();
-    const delivered = response.status >= 200 && response.status < 300;
-    return { statusCode: response.status, error: delivered ? null : response.status >= 300 && response.status < 400 ? 'redirect_not_followed' : `http_${response.status}`, delivered };
-  } catch (error) {
-    const name = (error as Error).name;
-    return { statusCode: null, error: name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'connection_failed', delivered: false };
-  }
-}
-
 /**
  * One delivery of one event to one endpoint per job. Every attempt is logged; a failure throws so
  * the queue retries with its exponential backoff. Once delivered, a re-run (at-least-once jobs)
  * sends nothing: from Rampart's side each endpoint gets an event once, and receivers drop a
  * duplicate by the event id that every attempt carries.
  */
-export function registerDeliveryJob(deps: { db: Kysely<DB>; clock: Clock; jobs: JobQueue; webhooks: Webhooks }): void {
+export function registerDeliveryJob(deps: { db: Kysely<DB>; clock: Clock; jobs: JobQueue; webhooks: Webhooks; env: RampartEnv }): void {
   deps.jobs.register(WEBHOOK_DELIVERY_JOB, async (job: Job) => {
     const { tenantId, endpointId, eventId } = job.payload as DeliveryPayload;
     const opened = await withTenant(deps.db, tenantId, async (trx) => {
@@ -66,7 +45,7 @@ export function registerDeliveryJob(deps: { db: Kysely<DB>; clock: Clock; jobs: 
       [EVENT_TYPE_HEADER]: opened.type,
     };
     const wallStart = performance.now();
-    const outcome = await post(opened.url, headers, opened.body);
+    const outcome = await postOnce(new URL(opened.url), headers, opened.body, { timeoutMs: TIMEOUT_MS, allowInternal: deps.env !== 'production' });
     const durationMs = Math.round(performance.now() - wallStart);
     const finalAttempt = job.attempt >= MAX_DELIVERY_ATTEMPTS;
     await withTenant(deps.db, tenantId, async (trx) => {

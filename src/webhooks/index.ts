@@ -11,7 +11,7 @@ export type { Webhooks, WebhookEventType } from './webhooks.service.js';
 /** Builds org webhooks: endpoints, signed events, deliveries as retried jobs. */
 export function createWebhookModule(deps: WebhookDependencies) {
   const webhooks = createWebhooks(deps);
-  registerDeliveryJob({ db: deps.db, clock: deps.clock, jobs: deps.jobs, webhooks });
+  registerDeliveryJob({ db: deps.db, clock: deps.clock, jobs: deps.jobs, webhooks, env: deps.env });
   return {
     webhooks,
     async register(app: FastifyInstance, requireUserOrKey: (request: FastifyRequest) => Promise<void>): Promise<void> {

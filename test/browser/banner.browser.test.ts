@@ -67,7 +67,8 @@ describe('the consent banner on an org site with a strict CSP', () => {
   }
 
   async function consentsOf(subject: string) {
-    const response = await server.t.app.inject({ method: 'GET', url: `/v1/orgs/${org.id}/consents/${encodeURIComponent(subject)}`, headers: bearer(org.adminToken) });
+    // The public endpoint stores its subjects under the visitor namespace.
+    const response = await server.t.app.inject({ method: 'GET', url: `/v1/orgs/${org.id}/consents/${encodeURIComponent(`visitor:${subject}`)}`, headers: bearer(org.adminToken) });
     return response.json<{ current: { purposes: Record<string, boolean>; source: string; signal: string | null; policy_version: string } }>();
   }
 

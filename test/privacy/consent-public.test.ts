@@ -25,8 +25,13 @@ describe('the public consent endpoint', () => {
     expect(posted.headers['access-control-allow-origin']).toBe(SITE);
     expect(posted.headers['access-control-allow-credentials']).toBeUndefined();
     expect(posted.json()).toMatchObject({ purposes: { necessary: true, analytics: true, marketing: false }, signal: null });
-    const read = await api.as(org.admin.token, 'GET', `/v1/orgs/${org.id}/consents/visitor-1`);
-    expect(read.json()).toMatchObject({ current: { source: 'banner', policy_version: 'v3' } });
+    const read = await api.as(org.admin.token, 'GET', `/v1/orgs/${org.id}/consents/${encodeURIComponent('visitor:visitor-1')}`);
+    expect(read.json()).toMatchObject({ current: { subject_id: 'visitor:visitor-1', source: 'banner', policy_version: 'v3' } });
+    // A forged public post naming a host's own subject id lands under the visitor namespace: the
+    // choice the host recorded for that subject stays current.
+    expect((await api.as(org.admin.token, 'POST', `/v1/orgs/${org.id}/consents`, { subject_id: 'cust-9', purposes: { necessary: true, analytics: false, marketing: false }, source: 'settings_page', policy_version: 'v3' })).statusCode).toBe(201);
+    expect((await api.inject({ method: 'POST', url: `/v1/public/consents/${publicId}`, payload: visit('cust-9') })).statusCode).toBe(201);
+    expect((await api.as(org.admin.token, 'GET', `/v1/orgs/${org.id}/consents/cust-9`)).json()).toMatchObject({ current: { source: 'settings_page', purposes: { marketing: false } } });
     const [entry] = await api.auditOf(org.id, 'consent.recorded');
     expect(entry).toMatchObject({ actor_type: 'system', actor_id: 'consent_banner' });
   });
@@ -40,7 +45,7 @@ describe('the public consent endpoint', () => {
     expect(gpc.json()).toMatchObject({ purposes: { necessary: true, analytics: false, marketing: false, chat: false }, signal: 'gpc' });
     const dnt = await api.inject({ method: 'POST', url: `/v1/public/consents/${publicId}`, headers: { dnt: '1' }, payload: visit('dnt-1') });
     expect(dnt.json()).toMatchObject({ purposes: { necessary: true, analytics: false, marketing: false }, signal: 'dnt' });
-    const history = await api.as(org.admin.token, 'GET', `/v1/orgs/${org.id}/consents/gpc-1`);
+    const history = await api.as(org.admin.token, 'GET', `/v1/orgs/${org.id}/consents/${encodeURIComponent('visitor:gpc-1')}`);
     expect(history.json()).toMatchObject({ current: { signal: 'gpc', purposes: { analytics: false } } });
     // Any other value is no signal.
     const zero = await api.inject({ method: 'POST', url: `/v1/public/consents/${publicId}`, headers: { 'sec-gpc': '0' }, payload: visit('gpc-0') });
@@ -60,7 +65,7 @@ describe('the public consent endpoint', () => {
     expect(refused.statusCode).toBe(403);
     expect(errorCode(refused)).toBe('origin_not_allowed');
     expect(refused.headers['access-control-allow-origin']).toBeUndefined();
-    expect((await api.as(org.admin.token, 'GET', `/v1/orgs/${org.id}/consents/evil-1`)).statusCode).toBe(404);
+    expect((await api.as(org.admin.token, 'GET', `/v1/orgs/${org.id}/consents/${encodeURIComponent('visitor:evil-1')}`)).statusCode).toBe(404);
     // An org that allowed no origin at all refuses every page.
     const bare = await api.org();
     const barePublic = await api.publicId(bare.admin.token, bare.id);

@@ -70,6 +70,13 @@ describe('access and portability', () => {
     const member = await api.request(org.owner.token, org.id, { type: 'access', subject_id: org.member.id });
     const bundle = (await api.exportOf(org.owner.token, org.id, member.id)).json<Bundle>();
     expect(bundle.account?.user).toMatchObject({ id: org.member.id, email: org.member.email });
+    // Only what this org holds: no sessions (addresses of every device), no linked identities, and
+    // only events recorded in this org, though the member signs in and acts elsewhere too.
+    expect(Object.keys(bundle.account!).sort()).toEqual(['mfa_enabled', 'security_events', 'user']);
+    const other = await ctx.t.app.inject({ method: 'POST', url: '/v1/orgs', headers: { authorization: `Bearer ${org.member.token}` }, payload: { name: 'Member Side Project' } });
+    expect(other.statusCode, other.body).toBe(201);
+    const again = (await api.exportOf(org.owner.token, org.id, (await api.request(org.owner.token, org.id, { type: 'portability', subject_id: org.member.id })).id)).json<Bundle & { account: { security_events: Array<{ metadata: { tenant_id?: string } }> } }>();
+    expect(again.account.security_events.every((event) => event.metadata.tenant_id === org.id)).toBe(true);
   });
 
   it('refuses the export to members and keys without dsr:write, and for other types (409)', async () => {
@@ -102,6 +109,11 @@ describe('rectification', () => {
     expect((await api.applyCorrections(org.owner.token, org.id, request.id)).statusCode).toBe(409);
     const open = (await api.getRequest(org.owner.token, org.id, request.id)).json<{ history: Array<{ event: string; previous?: unknown }> }>();
     expect(open.history.find((entry) => entry.event === 'rectified')?.previous).toEqual({ name: 'Ada Lovelase' });
+    // The earlier version is record data: a key that may read requests but not records does not see it.
+    const requestsOnly = await api.key(org, ['dsr:read']);
+    const seenByKey = (await api.getRequest(requestsOnly, org.id, request.id)).json<{ history: Array<{ event: string; previous?: unknown }> }>();
+    expect(seenByKey.history.find((entry) => entry.event === 'rectified')).toBeDefined();
+    expect(seenByKey.history.find((entry) => entry.event === 'rectified')?.previous).toBeUndefined();
     await api.status(org.owner.token, org.id, request.id, { status: 'completed' });
     const closed = (await api.getRequest(org.owner.token, org.id, request.id)).json<{ history: Array<{ event: string; previous?: unknown }> }>();
     expect(closed.history.find((entry) => entry.event === 'rectified')?.previous).toBeUndefined();

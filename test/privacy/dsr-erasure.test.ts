@@ -122,7 +122,7 @@ describe('erasure requests', () => {
       format: 'rampart-erasure-receipt/1',
       org_id: org.id,
       request: { id: request.id },
-      subject: { id: subject },
+      subject: { blind_index: ctx.t.app.vault.subjectIndex(org.id, subject).toString('hex') },
       erased: { records: { bookings: 2, guests: 3 }, record_total: 5, files: 1 },
       keys: { ledger_entry: { id: ledger[0]!.entry_id } },
     });

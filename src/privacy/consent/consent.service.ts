@@ -16,6 +16,9 @@ import * as repo from './consent.repository.js';
 import type { ConsentRow } from './consent.repository.js';
 import { truncateIp, truncateUserAgent } from './proof.js';
 
+/** What the public endpoint's subject ids are stored under: `visitor:<the id the page sent>`. */
+export const VISITOR_PREFIX = 'visitor:';
+
 /** A browser's request not to be tracked: Global Privacy Control (`Sec-GPC: 1`) or Do Not Track (`DNT: 1`). */
 export type OptOutSignal = 'gpc' | 'dnt' | null;
 
@@ -124,7 +127,9 @@ export function createConsents(deps: { db: Kysely<DB>; clock: Clock; vault: Pick
       const tenantId = await repo.tenantOfPublicId(db, publicId);
       if (!tenantId) throw consentErrors.not_found();
       if (origin !== null && !(await this.allowsOrigin(tenantId, origin))) throw consentErrors.origin_not_allowed();
-      return record(tenantId, { type: 'system', id: 'consent_banner' }, { ...input, source: 'banner' }, meta, signal);
+      // Anyone can post here (the public id is in the page's source): the subject is namespaced, so a
+      // forged post can never overwrite a choice the host recorded for one of its own subject ids.
+      return record(tenantId, { type: 'system', id: 'consent_banner' }, { ...input, subject_id: `${VISITOR_PREFIX}${input.subject_id}`, source: 'banner' }, meta, signal);
     },
 
     /** Whether the org named by `publicId` lets pages on `origin` call its public endpoint (CORS). */

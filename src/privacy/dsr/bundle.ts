@@ -21,7 +21,8 @@ export const BUNDLE_FORMAT = 'rampart-subject-export/1';
 export type ConsentHistorySource = (context: OrgContext, subjectId: string) => Promise<unknown>;
 
 /** The account part when the subject is a member of the org (identity's own export, GET /v1/me/export). */
-export type AccountDataSource = (userId: string) => Promise<Record<string, unknown>>;
+/** What the org holds about one of its members (account data of theirs limited to this org). */
+export type MemberDataSource = (userId: string, tenantId: string) => Promise<Record<string, unknown>>;
 
 export interface BundleDependencies {
   db: Kysely<DB>;
@@ -29,7 +30,7 @@ export interface BundleDependencies {
   vault: Vault;
   suppressions: Suppressions;
   consentHistory: ConsentHistorySource | null;
-  accountData: AccountDataSource;
+  memberData: MemberDataSource;
 }
 
 export interface BundleInput {
@@ -98,7 +99,7 @@ export function subjectBundle(deps: BundleDependencies, context: OrgContext, inp
     if (!UUID.test(subjectId)) return null;
     // Only a member of this org: the org holds its members' account data, no one else's.
     const member = await inTenant((trx) => repo.isMember(trx, tenantId, subjectId));
-    return member ? deps.accountData(subjectId) : null;
+    return member ? deps.memberData(subjectId, tenantId) : null;
   }
 
   async function* document(): AsyncGenerator<string> {

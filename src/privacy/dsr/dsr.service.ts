@@ -8,7 +8,7 @@ import { withTenant } from '../../platform/db/index.js';
 import type { DB, DsrStatus, DsrType, TenantTransaction } from '../../platform/db/index.js';
 import type { RequestMeta } from '../../platform/http/index.js';
 import type { JobQueue } from '../../platform/jobs/index.js';
-import { recordOrgAction } from '../../tenancy/index.js';
+import { allows, recordOrgAction } from '../../tenancy/index.js';
 import type { OrgContext } from '../../tenancy/index.js';
 import type { SubjectFlag, Vault } from '../../vault/index.js';
 import type { Webhooks } from '../../webhooks/index.js';
@@ -114,9 +114,10 @@ export function createDsr(deps: DsrDependencies) {
     };
   }
 
-  function historyView(row: HistoryRow): HistoryView {
+  /** A history step; `withPrevious`: a correction's earlier record version, for callers who may read records. */
+  function historyView(row: HistoryRow, withPrevious: boolean): HistoryView {
     const view: HistoryView = { seq: row.seq, at: row.at.toISOString(), event: row.event, actor: { type: row.actor_type, id: row.actor_id }, detail: row.detail as Record<string, unknown> };
-    if (row.previous_sealed) {
+    if (row.previous_sealed && withPrevious) {
       const { collection, key } = row.detail as { collection: string; key: string };
       view.previous = JSON.parse(unseal(deps.sealingKey, Buffer.from(row.previous_sealed), previousAad(row.tenant_id, row.request_id, collection, key)).toString('utf8')) as Record<string, unknown>;
     }
@@ -263,7 +264,9 @@ export function createDsr(deps: DsrDependencies) {
     async get(context: OrgContext, requestId: string): Promise<DsrView & { history: HistoryView[] }> {
       return withTenant(db, context.tenantId, async (trx) => {
         const row = await load(trx, context.tenantId, requestId);
-        return { ...viewOf(row), history: (await repo.listHistory(trx, context.tenantId, requestId)).map(historyView) };
+        // A record's earlier version is record data: shown only to who may read records (dsr:read alone does not).
+        const withPrevious = allows(context, 'records:read');
+        return { ...viewOf(row), history: (await repo.listHistory(trx, context.tenantId, requestId)).map((step) => historyView(step, withPrevious)) };
       });
     },
 

@@ -81,7 +81,7 @@ export function registerErasureJob(deps: ErasureJobDependencies): void {
         issued_at: deps.clock.now().toISOString(),
         org_id: tenantId,
         request: { id: requestId, received_at: row.received_at.toISOString(), erase_after: row.erase_after?.toISOString() ?? null },
-        subject: { id: started.subjectId, blind_index: started.subjectIndex.toString('hex') },
+        subject: { blind_index: started.subjectIndex.toString('hex') },
         erased: {
           records: started.plan.records,
           record_total: Object.values(started.plan.records).reduce((sum, count) => sum + count, 0),

@@ -10,14 +10,14 @@ import type { Vault } from '../../vault/index.js';
 import type { Webhooks } from '../../webhooks/index.js';
 import { suppressionRoutes } from '../suppressions.routes.js';
 import { createSuppressions } from '../suppressions.service.js';
-import type { AccountDataSource, ConsentHistorySource } from './bundle.js';
+import type { MemberDataSource, ConsentHistorySource } from './bundle.js';
 import { createDsrExports } from './dsr-export.service.js';
 import { dsrRoutes } from './dsr.routes.js';
 import { createDsr } from './dsr.service.js';
 import { registerErasureJob } from './erasure.job.js';
 import { registerReminderJob } from './reminders.job.js';
 
-export type { AccountDataSource, ConsentHistorySource } from './bundle.js';
+export type { MemberDataSource, ConsentHistorySource } from './bundle.js';
 export { verifyReceipt } from './receipt.js';
 export type { ErasureReceipt } from './receipt.js';
 export { ERASURE_JOB } from './dsr.service.js';
@@ -32,7 +32,7 @@ export interface DsrModuleDependencies {
   webhooks: Webhooks;
   rootKey: Buffer;
   publicUrl: string;
-  accountData: AccountDataSource;
+  memberData: MemberDataSource;
   /** Extension point: the consent module's history of a subject (null until it offers one). */
   consentHistory: ConsentHistorySource | null;
 }
@@ -44,7 +44,7 @@ export function createDsrModule(deps: DsrModuleDependencies) {
   const signingSealKey = deriveKey(deps.rootKey, 'signing-keys');
   registerErasureJob({ db: deps.db, clock: deps.clock, jobs: deps.jobs, vault: deps.vault, webhooks: deps.webhooks, dsr, signingKey: () => ensureSigningKey(deps.db, signingSealKey, 'document-seal') });
   const scheduleReminders = registerReminderJob({ db: deps.db, clock: deps.clock, jobs: deps.jobs, mailer: deps.mailer, publicUrl: deps.publicUrl });
-  const bundleDeps = { db: deps.db, clock: deps.clock, vault: deps.vault, suppressions, consentHistory: deps.consentHistory, accountData: deps.accountData };
+  const bundleDeps = { db: deps.db, clock: deps.clock, vault: deps.vault, suppressions, consentHistory: deps.consentHistory, memberData: deps.memberData };
   const exportRequest = createDsrExports({ ...bundleDeps, dsr });
 
   return {

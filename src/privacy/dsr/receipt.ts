@@ -10,7 +10,8 @@ export interface ErasureReceipt {
   issued_at: string;
   org_id: string;
   request: { id: string; received_at: string; erase_after: string | null };
-  subject: { id: string; blind_index: string };
+  /** Only the blind index the erasure ledger holds: a receipt kept after the erasure names nobody. */
+  subject: { blind_index: string };
   erased: {
     records: Record<string, number>;
     record_total: number;
