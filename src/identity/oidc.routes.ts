@@ -76,7 +76,7 @@ export async function oidcRoutes(fastify: FastifyInstance, deps: OidcRouteDepend
         summary:
           'Where the provider sends the browser back: answers JSON tokens (or an MFA challenge for /v1/auth/login/mfa); ' +
           'links an existing account only by an email the provider has verified. A sign-in started from the dashboard ' +
-          'instead gets the session cookie and a redirect (302) to `/`, to `/sign-in#mfa_token=...`, or to `/sign-in?oidc_error=...`',
+          'instead gets the session cookie and a redirect (302) to `/`, to `/sign-in#mfa_token=...`, or to `/sign-in?oidc_error=<error code>`',
         params: ProviderParams,
         querystring: CallbackQuery,
         response: { 200: Type.Union([S.Tokens, S.MfaChallenge]), 302: Type.Null({ description: 'Dashboard sign-ins: back to a page' }), ...errorResponses(400, 401, 403, 404, 409, 429, 503) },
@@ -101,10 +101,11 @@ export async function oidcRoutes(fastify: FastifyInstance, deps: OidcRouteDepend
         deps.sessionCookie.setAfterExternalSignIn(reply, 'user', result.refresh_token);
         return reply.redirect('/', 302);
       } catch (error) {
-        // The page shows the API's message; an unexpected failure is still logged with its request id.
+        // Only a code goes into the address: the page words it itself, so nobody can put text of
+        // their choosing on this origin with a crafted link. An unexpected failure is logged.
         if (!(error instanceof AppError)) request.log.error({ err: error }, 'external sign-in failed');
-        const message = error instanceof AppError ? error.message : 'The sign-in with the provider failed; try again';
-        return reply.redirect(`/sign-in?oidc_error=${encodeURIComponent(message)}`, 302);
+        const code = error instanceof AppError ? error.code : 'external_sign_in_failed';
+        return reply.redirect(`/sign-in?oidc_error=${encodeURIComponent(code)}`, 302);
       }
     },
   );

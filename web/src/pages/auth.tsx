@@ -59,6 +59,15 @@ export function MfaStep({ submit }: { submit: (code: string) => Promise<void> })
   );
 }
 
+/** What a provider sign-in that failed says: the address carries a code only, never text to show. */
+const OIDC_ERRORS: Record<string, string> = {
+  external_sign_in_failed: 'The sign-in with the provider did not complete; start again.',
+  external_email_missing: 'The sign-in provider did not share a valid email address.',
+  external_email_unverified: 'The sign-in provider has not verified this email address; verify it there, or sign in with your password.',
+  signup_disabled: 'Sign-up is by invitation only: ask an organization admin to invite you.',
+  provider_not_found: 'That sign-in provider is not configured here.',
+};
+
 export function SignIn() {
   const { query } = useLocation();
   const { state, reload } = useSession();
@@ -69,7 +78,8 @@ export function SignIn() {
   useEffect(() => {
     if (location.hash) history.replaceState(null, '', location.pathname + location.search);
   }, []);
-  const message = query.get('oidc_error') ?? (state.status === 'signed-out' ? state.message : null);
+  const oidcError = query.get('oidc_error');
+  const message = oidcError !== null ? (OIDC_ERRORS[oidcError] ?? OIDC_ERRORS.external_sign_in_failed!) : state.status === 'signed-out' ? state.message : null;
 
   const finish = async () => {
     await reload();
