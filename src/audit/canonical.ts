@@ -84,15 +84,10 @@ export function entryHash(entry: ChainedEntry): Buffer {
 }
 
 /**
- * The stored form of the personal fields (ip, user agent, personal metadata): canonical JSON
- * today, ciphertext under the data subject's key once the vault lands. Null when there is none.
+ * The personal fields (ip, user agent, personal metadata) as canonical JSON, the plaintext that
+ * src/audit/personal.ts seals under the subject's key. Null when there is none.
  */
 export function encodePersonal(fields: Record<string, unknown>): Buffer | null {
   const present = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined && value !== null));
   return Object.keys(present).length > 0 ? canonicalJson(toStoredJson(present)) : null;
-}
-
-/** The personal fields of an entry, for display. */
-export function decodePersonal(personal: Buffer | null): Record<string, unknown> {
-  return personal ? (JSON.parse(personal.toString('utf8')) as Record<string, unknown>) : {};
 }
