@@ -114,6 +114,12 @@ describe('rectification', () => {
     const seenByKey = (await api.getRequest(requestsOnly, org.id, request.id)).json<{ history: Array<{ event: string; previous?: unknown }> }>();
     expect(seenByKey.history.find((entry) => entry.event === 'rectified')).toBeDefined();
     expect(seenByKey.history.find((entry) => entry.event === 'rectified')?.previous).toBeUndefined();
+    // Once the subject asks for restriction, their earlier version is read only through the vault, with a reason.
+    const restriction = await api.request(org.owner.token, org.id, { type: 'restriction', subject_id: 'rect-1' });
+    const whileRestricted = (await api.getRequest(org.owner.token, org.id, request.id)).json<{ history: Array<{ event: string; previous?: unknown }> }>();
+    expect(whileRestricted.history.find((entry) => entry.event === 'rectified')?.previous).toBeUndefined();
+    await api.status(org.owner.token, org.id, restriction.id, { status: 'rejected', reason: 'the data is accurate' });
+    expect((await api.getRequest(org.owner.token, org.id, request.id)).json<{ history: Array<{ event: string; previous?: unknown }> }>().history.find((entry) => entry.event === 'rectified')?.previous).toEqual({ name: 'Ada Lovelase' });
     await api.status(org.owner.token, org.id, request.id, { status: 'completed' });
     const closed = (await api.getRequest(org.owner.token, org.id, request.id)).json<{ history: Array<{ event: string; previous?: unknown }> }>();
     expect(closed.history.find((entry) => entry.event === 'rectified')?.previous).toBeUndefined();

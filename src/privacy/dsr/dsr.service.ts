@@ -264,8 +264,11 @@ export function createDsr(deps: DsrDependencies) {
     async get(context: OrgContext, requestId: string): Promise<DsrView & { history: HistoryView[] }> {
       return withTenant(db, context.tenantId, async (trx) => {
         const row = await load(trx, context.tenantId, requestId);
-        // A record's earlier version is record data: shown only to who may read records (dsr:read alone does not).
-        const withPrevious = allows(context, 'records:read');
+        // A record's earlier version is record data: shown only to who may read records (dsr:read
+        // alone does not), and never for a restricted or objecting subject, whose records only an
+        // owner giving a reason reads, through the vault's routes.
+        const flags = row.type === 'rectification' ? await vault.subjects.flags(trx, context.tenantId, subjectOf(row)) : null;
+        const withPrevious = allows(context, 'records:read') && !flags?.restricted && !flags?.objected;
         return { ...viewOf(row), history: (await repo.listHistory(trx, context.tenantId, requestId)).map((step) => historyView(step, withPrevious)) };
       });
     },
